@@ -1,0 +1,8 @@
+"""Volatility forecasters, one module per family, one API (:mod:`volbook.models.base`)."""
+
+from volbook.models.base import Fitted, Forecaster, registered_forecasters
+from volbook.models.baselines import RollingWindow
+from volbook.models.ewma import EWMA
+from volbook.models.garch import GARCH
+
+__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH"]

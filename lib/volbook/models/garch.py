@@ -1,0 +1,134 @@
+"""GARCH(1,1), GJR-GARCH(1,1,1) and Student-t GARCH, estimated with ``arch``.
+
+The conditional variance of a zero-mean return is::
+
+    s2_{t+1} = omega + (alpha + gamma * 1[r_t < 0]) * r_t^2 + beta * s2_t
+
+(gamma = 0 for GARCH). ``arch`` fits it by maximum likelihood (normal or standardized
+Student-t innovations) on the training window; returns are scaled by 100 for the optimizer,
+so ``omega`` is reported in percent-squared units. After the fit the filter is carried forward
+with fixed parameters, one return at a time, which is how a model re-estimated every k days
+forecasts in between (arch's ``fix`` does the same; ``tests/test_models.py`` checks the two
+agree). The h-step variance sum uses the persistence p = alpha + gamma/2 + beta (innovations are
+symmetric): ``v_1 = s2_{t+1}``, ``v_k = omega + p * v_{k-1}``, forecast = v_1 + ... + v_h — the
+sum of arch's ``forecast(horizon=h).variance`` row.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from arch import arch_model
+from scipy.signal import lfilter
+
+from volbook.errors import ParameterError
+from volbook.models.base import Fitted, Forecaster, _check_returns, register
+
+__all__ = ["GARCH"]
+
+_SCALE = 100.0
+
+
+def _interior(params: dict[str, float]) -> np.ndarray:
+    """A previous fit as starting values, nudged off the constraint boundary arch rejects."""
+    p = dict(params)
+    eps = 1e-6
+    p["omega"] = max(p["omega"], eps)
+    for k in ("alpha", "gamma", "beta"):
+        if k in p:
+            p[k] = max(p[k], eps)
+    excess = p["alpha"] + 0.5 * p.get("gamma", 0.0) + p["beta"] - (1.0 - 1e-4)
+    if excess > 0:
+        p["beta"] -= excess
+    if "nu" in p:
+        p["nu"] = min(max(p["nu"], 2.1), 400.0)
+    return np.array(list(p.values()))
+
+
+class _GarchFit(Fitted):
+    def __init__(self, params: dict[str, float], s2_next: float, converged: bool) -> None:
+        self.params = params
+        self.s2_next = s2_next  # in percent^2
+        self.converged = converged
+
+    @property
+    def persistence(self) -> float:
+        p = self.params
+        return p["alpha"] + 0.5 * p.get("gamma", 0.0) + p["beta"]
+
+    def one_step(self, new_returns: np.ndarray) -> np.ndarray:
+        p = self.params
+        x = _SCALE * np.asarray(new_returns, dtype=float)
+        shock = p["omega"] + (p["alpha"] + p.get("gamma", 0.0) * (x < 0)) * x**2
+        later, _ = lfilter([1.0], [1.0, -p["beta"]], shock, zi=[p["beta"] * self.s2_next])
+        return np.concatenate([[self.s2_next], later]) / _SCALE**2
+
+    def multi_step(self, s2_next: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+        omega = self.params["omega"] / _SCALE**2
+        p = self.persistence
+        v = s2_next.copy()
+        total = np.zeros_like(v)
+        sums = np.empty((v.size, horizons.size))
+        for k in range(1, int(horizons.max()) + 1):
+            total += v
+            sums[:, horizons == k] = total[:, None]
+            v = omega + p * v
+        return sums
+
+
+class GARCH(Forecaster):
+    """GARCH(1,1) family with zero mean, via ``arch``.
+
+    Parameters
+    ----------
+    o
+        1 adds the GJR asymmetry term (gamma), 0 does not.
+    dist
+        ``"normal"`` or ``"t"`` (standardized Student-t, estimating ``nu``).
+    tol
+        Optimizer tolerance passed to ``arch``'s ``fit``.
+    """
+
+    def __init__(
+        self,
+        *,
+        o: Literal[0, 1] = 0,
+        dist: Literal["normal", "t"] = "normal",
+        tol: float = 1e-8,
+        min_obs: int = 250,
+        name: str | None = None,
+    ) -> None:
+        if o not in (0, 1):
+            raise ParameterError(f"GARCH asymmetry order o must be 0 or 1, got {o}")
+        if dist not in ("normal", "t"):
+            raise ParameterError(f"GARCH dist must be 'normal' or 't', got {dist!r}")
+        self.o, self.dist, self.tol, self.min_obs = o, dist, float(tol), int(min_obs)
+        default = {(0, "normal"): "garch", (1, "normal"): "gjr_garch", (0, "t"): "t_garch"}
+        self.name = name or default.get((o, dist), "gjr_t_garch")
+
+    def _names(self) -> list[str]:
+        return ["omega", "alpha"] + (["gamma"] if self.o else []) + ["beta"] + (["nu"] if self.dist == "t" else [])
+
+    def fit(self, returns: np.ndarray, *, start: Fitted | None = None) -> _GarchFit:
+        x = _SCALE * _check_returns(returns, min_obs=self.min_obs, name=self.name)
+        model = arch_model(x, mean="Zero", vol="GARCH", p=1, o=self.o, q=1, dist=self.dist, rescale=False)
+        names = self._names()
+        warm = _interior(start.params) if isinstance(start, _GarchFit) and list(start.params) == names else None
+        res = model.fit(starting_values=warm, disp="off", show_warning=False, tol=self.tol, options={"maxiter": 1000})
+        if res.convergence_flag != 0 and warm is not None:  # a bad warm start: retry cold
+            res = model.fit(disp="off", show_warning=False, tol=self.tol, options={"maxiter": 1000})
+        params = dict(zip(names, (float(v) for v in res.params.values)))
+        s2_last = float(np.asarray(res.conditional_volatility)[-1] ** 2)
+        r_last = x[-1]
+        s2_next = (
+            params["omega"]
+            + (params["alpha"] + params.get("gamma", 0.0) * (r_last < 0)) * r_last**2
+            + params["beta"] * s2_last
+        )
+        return _GarchFit(params, float(s2_next), res.convergence_flag == 0)
+
+
+register("garch")(lambda: GARCH())
+register("gjr_garch")(lambda: GARCH(o=1))
+register("t_garch")(lambda: GARCH(dist="t"))
