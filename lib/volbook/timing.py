@@ -47,6 +47,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+import polars as pl
+
 from volbook.errors import ParameterError
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "forward_sum",
     "forward_variance",
     "refit_origins",
+    "targets_frame",
     "usable_training_end",
 ]
 
@@ -100,6 +103,19 @@ def forward_sum(values: np.ndarray, horizon: int) -> np.ndarray:
         # window sums, not cumulative-sum differences: each value depends on its window only
         out[: x.size - h] = np.lib.stride_tricks.sliding_window_view(x[1:], h).sum(axis=1)
     return out
+
+
+def targets_frame(dates: Sequence | pl.Series, returns: np.ndarray, horizons: Sequence[int]) -> pl.DataFrame:
+    """Targets in the book's layout: ``date`` (origin t), ``horizon``, ``target`` = RV_{t,h}.
+
+    Origins whose window t+1..t+h runs past the sample are dropped.
+    """
+    hs = _check_horizons(horizons)
+    d = pl.Series("date", dates) if not isinstance(dates, pl.Series) else dates.alias("date")
+    frames = [
+        pl.DataFrame({"date": d, "horizon": h, "target": forward_variance(returns, h)}) for h in hs
+    ]
+    return pl.concat(frames).with_columns(pl.col("horizon").cast(pl.Int64)).drop_nans("target")
 
 
 def usable_training_end(origin: int, horizon: int) -> int:
