@@ -1,0 +1,140 @@
+"""Every data source of the book behind one function, :func:`load`.
+
+============== ==========================================================================
+source         what
+============== ==========================================================================
+sp500          S&P 500 index close, 1990-01-02 .. 2022-12-28 (skfolio)
+sp500_ohlc     S&P 500 index open, high, low, close, volume, 1999-01-04 .. 2018-12-31 (arch)
+vix            VIX index level, 2014-01-03 .. 2019-01-03 (arch)
+sp500_stocks   20 large US stocks with GICS sectors, 1990-01-02 .. 2022-12-28 (skfolio)
+synthetic      seeded GJR-GARCH panel with sectors and sizes (:mod:`volbook.data.synthetic`)
+file           the user's CSV or parquet file (:mod:`volbook.data.files`)
+yfinance       a download from Yahoo Finance (optional extra, needs the network)
+============== ==========================================================================
+
+Every source returns the same long panel (:data:`SCHEMA`, checked by
+:func:`validate_panel`). The catalogue ``data/README.md`` documents each source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import polars as pl
+
+from volbook.data.files import read_panel_file
+from volbook.data.packaged import load_sp500, load_sp500_ohlc, load_sp500_stocks, load_vix
+from volbook.data.schema import SCHEMA, ColumnSpec, require_rows, validate_panel
+from volbook.data.synthetic import simulate_panel
+from volbook.data.yfinance import download_yfinance
+from volbook.errors import DataError, ParameterError
+
+__all__ = ["SCHEMA", "SOURCES", "ColumnSpec", "Source", "load", "require_rows", "validate_panel"]
+
+Source = Literal["sp500", "sp500_ohlc", "vix", "sp500_stocks", "synthetic", "file", "yfinance"]
+#: The names :func:`load` accepts.
+SOURCES: tuple[str, ...] = get_args(Source)
+
+_PACKAGED: dict[str, Callable[[], pl.DataFrame]] = {
+    "sp500": load_sp500,
+    "sp500_ohlc": load_sp500_ohlc,
+    "vix": load_vix,
+    "sp500_stocks": load_sp500_stocks,
+}
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "synthetic": ("n_assets", "n_days", "seed", "first_date", "correlation"),
+    "file": ("date_format",),
+}
+
+
+def _to_date(value: str | dt.date | None, what: str) -> dt.date | None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ParameterError(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def load(
+    source: Source,
+    *,
+    path: str | Path | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    assets: Sequence[str] | None = None,
+    **options: Any,
+) -> pl.DataFrame:
+    """Load a data source as a panel (date, asset, close, ...; see :data:`SCHEMA`).
+
+    Parameters
+    ----------
+    source
+        One of :data:`SOURCES`.
+    path
+        The file, for ``source="file"`` only (see :func:`volbook.data.files.read_panel_file`).
+    start, end
+        Keep dates from ``start`` to ``end``, both inclusive (``YYYY-MM-DD`` or a date).
+    assets
+        Keep these assets (all when None). For ``yfinance``, the tickers to download.
+    **options
+        ``synthetic``: ``n_assets`` (20), ``n_days`` (2520), ``seed`` (0), ``first_date``
+        ("2000-01-03"), ``correlation`` (0.3), see :func:`volbook.data.synthetic.simulate_panel`
+        (``start``/``end`` filter the simulated dates as for any source).
+        ``file``: ``date_format``. The other sources take none.
+
+    Returns
+    -------
+    polars.DataFrame
+        A validated panel sorted by (asset, date).
+
+    Raises
+    ------
+    ParameterError
+        Unknown source or option, ``path`` missing or misplaced, a bad ``start``/``end``.
+    DataError
+        Malformed data, an unknown asset, or no rows between ``start`` and ``end``.
+    """
+    if source not in SOURCES:
+        raise ParameterError(f"unknown data source {source!r} (valid: {', '.join(SOURCES)})")
+    allowed = _OPTIONS.get(source, ())
+    for key in options:
+        if key not in allowed:
+            valid = f"valid: {', '.join(allowed)}" if allowed else "it takes none"
+            raise ParameterError(f"source '{source}': unknown option '{key}' ({valid})")
+    if (path is None) == (source == "file"):
+        wrong = f"path= is only for source 'file', not '{source}'"
+        raise ParameterError("source 'file' needs path=" if path is None else wrong)
+    first, last = _to_date(start, "start"), _to_date(end, "end")
+    if first is not None and last is not None and first > last:
+        raise ParameterError(f"start {first} is after end {last}")
+
+    if source in _PACKAGED:
+        panel = _PACKAGED[source]()
+    elif source == "synthetic":
+        panel = simulate_panel(**options).panel
+    elif source == "file":
+        panel = read_panel_file(path, **options)
+    else:
+        panel = download_yfinance(list(assets or []), first, last)
+    name = str(path) if source == "file" else source
+
+    if assets is not None:
+        known = set(panel["asset"].unique())
+        for asset in assets:
+            if asset not in known:
+                listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} assets"
+                raise DataError(f"{name}: unknown asset '{asset}' (available: {listed})")
+        panel = panel.filter(pl.col("asset").is_in(list(assets)))
+    if first is not None:
+        panel = panel.filter(pl.col("date") >= first)
+    if last is not None:
+        panel = panel.filter(pl.col("date") <= last)
+    if panel.height == 0:
+        raise DataError(f"{name}: no rows from {first or 'the start'} to {last or 'the end'}")
+    return panel
