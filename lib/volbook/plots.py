@@ -227,7 +227,7 @@ def plot_error_histograms(evaluation: pl.DataFrame, horizons: Sequence[int], bin
     """Distribution of log(forecast / realized) per model, one horizon at a time (dropdown)."""
     models = evaluation["model"].unique(maintain_order=True).to_list()
     err = evaluation.with_columns((pl.col("forecast") / pl.col("target")).log().alias("err"))
-    lo, hi = err.select(pl.col("err").quantile(0.005), pl.col("err").quantile(0.995)).row(0)
+    lo, hi = err.select(pl.col("err").quantile(0.005).alias("lo"), pl.col("err").quantile(0.995).alias("hi")).row(0)
     edges = np.linspace(lo, hi, bins + 1)
     mids = (0.5 * (edges[1:] + edges[:-1])).round(3)
     fig = go.Figure()
@@ -279,11 +279,12 @@ def plot_equity(daily: pl.DataFrame, every: int = 5) -> go.Figure:
     return fig
 
 
-def plot_parameter_paths(params: pl.DataFrame, names: Sequence[str] = ("alpha", "beta", "persistence")) -> go.Figure:
-    """Estimated GARCH-family parameters at each refit, one line per model."""
+def plot_parameter_paths(params: pl.DataFrame, names: Sequence[str] = ("alpha", "beta", "persistence"),
+                         every: int = 5) -> go.Figure:
+    """Estimated GARCH-family parameters at every ``every``-th refit date, one line per model."""
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names))
     for m in params["model"].unique(maintain_order=True).to_list():
-        part = params.filter(pl.col("model") == m)
+        part = _thin(params.filter(pl.col("model") == m), every)
         for k, name in enumerate(names):
             if name in part.columns and part[name].null_count() < part.height:
                 fig.add_trace(go.Scatter(x=part["date"], y=part[name].round(4), name=m, legendgroup=m,

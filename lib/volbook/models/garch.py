@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from arch import arch_model
+from arch.univariate import GARCH as _ArchGARCH
+from arch.univariate import Normal, StudentsT, ZeroMean
 from scipy.signal import lfilter
 
 from volbook.errors import ParameterError
@@ -28,6 +29,27 @@ from volbook.models.base import Fitted, Forecaster, _check_returns, register
 __all__ = ["GARCH"]
 
 _SCALE = 100.0
+#: A fit with alpha, gamma or beta below this is on the boundary of the parameter space,
+#: where the likelihood is often flat or has a second mode: such fits get a second opinion.
+_BOUNDARY = 1e-4
+
+
+class _SeededGARCH(_ArchGARCH):
+    """arch's GARCH volatility process whose starting values can be handed in.
+
+    ``arch`` searches a grid for starting values on every ``fit``, even when
+    ``fit(starting_values=...)`` then discards them; that search is a fifth of a warm-started
+    fit's time. With ``seed`` set, the grid is skipped and ``seed`` is used instead.
+    """
+
+    seed: np.ndarray | None = None
+
+    def starting_values(self, resids: np.ndarray) -> np.ndarray:
+        return super().starting_values(resids) if self.seed is None else self.seed.copy()
+
+
+def _on_boundary(params: dict[str, float]) -> bool:
+    return min(params[k] for k in ("alpha", "gamma", "beta") if k in params) < _BOUNDARY
 
 
 def _interior(params: dict[str, float]) -> np.ndarray:
@@ -112,12 +134,26 @@ class GARCH(Forecaster):
 
     def fit(self, returns: np.ndarray, *, start: Fitted | None = None) -> _GarchFit:
         x = _SCALE * _check_returns(returns, min_obs=self.min_obs, name=self.name)
-        model = arch_model(x, mean="Zero", vol="GARCH", p=1, o=self.o, q=1, dist=self.dist, rescale=False)
+        volatility = _SeededGARCH(p=1, o=self.o, q=1)
+        model = ZeroMean(x, volatility=volatility, distribution=StudentsT() if self.dist == "t" else Normal(),
+                         rescale=False)
         names = self._names()
-        warm = _interior(start.params) if isinstance(start, _GarchFit) and list(start.params) == names else None
-        res = model.fit(starting_values=warm, disp="off", show_warning=False, tol=self.tol, options={"maxiter": 1000})
-        if res.convergence_flag != 0 and warm is not None:  # a bad warm start: retry cold
-            res = model.fit(disp="off", show_warning=False, tol=self.tol, options={"maxiter": 1000})
+        options = dict(disp="off", show_warning=False, tol=self.tol, options={"maxiter": 1000})
+        if isinstance(start, _GarchFit) and list(start.params) == names:
+            warm = _interior(start.params)
+            volatility.seed = warm[: len(names) - (self.dist == "t")]
+            res = model.fit(starting_values=warm, **options)
+            volatility.seed = None
+            warm_params = dict(zip(names, res.params.values))
+            # A failed fit, or one on (or from) the boundary, where the likelihood can have two
+            # modes (alpha = 0 and alpha > 0): fit again from arch's own starting values, the
+            # cold start, and keep the better likelihood.
+            if res.convergence_flag != 0 or _on_boundary(start.params) or _on_boundary(warm_params):
+                cold = model.fit(**options)
+                if res.convergence_flag != 0 or (cold.convergence_flag == 0 and cold.loglikelihood > res.loglikelihood):
+                    res = cold
+        else:
+            res = model.fit(**options)
         params = dict(zip(names, (float(v) for v in res.params.values)))
         s2_last = float(np.asarray(res.conditional_volatility)[-1] ** 2)
         r_last = x[-1]

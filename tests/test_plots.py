@@ -1,0 +1,118 @@
+"""Figures: the renderer the chapters rely on, and what each figure function draws."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import polars as pl
+import pytest
+
+import volbook
+from volbook import plots
+from volbook.timing import TRADING_DAYS
+
+MODELS = ("ewma", "garch")
+HORIZONS = (1, 5)
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> pl.DataFrame:
+    """A small forecasts-joined-with-targets frame: 40 origins x 2 models x 2 horizons."""
+    rng = np.random.default_rng(0)
+    dates = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(40)]
+    rows = [
+        {"date": d, "model": m, "horizon": h, "forecast": h * 1e-4 * (1 + k), "target": h * 1e-4 * rng.exponential()}
+        for d in dates for k, m in enumerate(MODELS) for h in HORIZONS
+    ]
+    return pl.DataFrame(rows)
+
+
+def test_setup_selects_the_html_renderer_without_plotly_js():
+    volbook.setup()
+    assert pio.renderers.default == "volbook"
+    bundle = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))._repr_mimebundle_()
+    assert list(bundle) == ["text/html"]  # no plotly JSON that Quarto cannot display
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html
+    assert "<script src" not in html
+    assert len(html) < 50_000  # plotly.min.js itself is ~4.6 MB
+
+
+def test_figure_ids_are_deterministic_and_content_based():
+    a = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    b = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    c = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 5])))
+    assert a == b
+    assert a != c
+    assert 'id="fig-' in a
+    assert 'id="my-id"' in plots.figure_html(go.Figure(), div_id="my-id")
+
+
+def test_rolling_vol_is_the_annualized_root_mean_square_of_the_window():
+    r = np.random.default_rng(1).normal(0, 0.01, 300)
+    frame = pl.DataFrame({"date": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(300)], "ret": r})
+    fig = plots.plot_rolling_vol(frame, [20])
+    expected = np.sqrt(pd.Series(r**2).rolling(20).mean() * TRADING_DAYS).to_numpy()
+    got = np.array(fig.data[0].y, dtype=float)
+    np.testing.assert_allclose(got[19:], expected[19:], atol=5e-5)
+    assert np.isnan(got[:19]).all()
+
+
+def test_forecasts_over_time_thins_origins_and_annualizes_per_horizon(evaluation):
+    fig = plots.plot_forecasts_over_time(evaluation, HORIZONS, every=5)
+    assert len(fig.data) == len(HORIZONS) * (len(MODELS) + 1)  # realized + each model, per horizon
+    assert [t.visible for t in fig.data] == [True] * 3 + [False] * 3
+    assert len(fig.layout.updatemenus[0].buttons) == len(HORIZONS)
+    garch_h5 = fig.data[5]
+    assert garch_h5.name == "garch" and len(garch_h5.x) == 8  # 40 origins, every 5th
+    row = evaluation.filter((pl.col("model") == "garch") & (pl.col("horizon") == 5)).sort("date").row(0, named=True)
+    assert garch_h5.y[0] == pytest.approx(np.sqrt(TRADING_DAYS * row["forecast"] / 5), abs=1e-4)
+
+
+def test_error_histograms_are_shares_of_origins(evaluation):
+    fig = plots.plot_error_histograms(evaluation, HORIZONS, bins=10)
+    assert len(fig.data) == len(HORIZONS) * len(MODELS)
+    for trace in fig.data:  # extremes are clipped into the end bins, so nothing is lost
+        assert sum(trace.y) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_surface_is_horizon_by_origin(evaluation):
+    fig = plots.plot_surface(evaluation, "garch", every=2)
+    assert [t.name for t in fig.data] == ["realized", "forecast", "error"]
+    z = np.asarray(fig.data[2].z)
+    assert z.shape == (len(HORIZONS), 20)
+    np.testing.assert_allclose(z, np.asarray(fig.data[1].z) - np.asarray(fig.data[0].z), atol=2e-4)
+
+
+def test_scatter_equity_and_parameter_paths(evaluation):
+    scatter = plots.plot_forecast_scatter(evaluation, 1, every=1)
+    assert len(scatter.data) == 2 * len(MODELS)  # points and the diagonal per model
+    assert len(scatter.data[0].x) == 40
+
+    daily = pl.DataFrame({"date": list(range(10)) * 2, "strategy": ["a"] * 10 + ["b"] * 10,
+                          "equity": np.linspace(1, 2, 20)})
+    equity = plots.plot_equity(daily, every=3)
+    assert [t.name for t in equity.data] == ["a", "b"] and len(equity.data[0].x) == 4
+
+    params = pl.DataFrame({"date": list(range(12)) * 2, "model": ["garch"] * 12 + ["gjr_garch"] * 12,
+                           "alpha": [0.1] * 24, "beta": [0.85] * 24, "persistence": [0.95] * 24})
+    paths = plots.plot_parameter_paths(params, every=4)
+    assert len(paths.data) == 2 * 3 and all(len(t.x) == 3 for t in paths.data)
+    assert [t.showlegend for t in paths.data] == [True, False, False] * 2
+
+
+def test_small_figures_of_the_stylized_facts():
+    r = np.random.default_rng(2).standard_t(4, 2000) * 0.01
+    dist = plots.plot_return_distribution(r, bins=50)
+    bars = dist.data[0]
+    width = bars.x[1] - bars.x[0]
+    assert sum(bars.y) * width == pytest.approx(1.0, rel=0.01)  # a density
+    acf = plots.plot_acf(np.full(10, 0.01), np.full(10, 0.2), band=0.05)
+    assert [len(t.y) for t in acf.data] == [10, 10]
+    price = pl.DataFrame({"date": range(5), "close": [1.0, 2, 3, 4, 5], "ret": [0.0, 0.1, 0.1, 0.1, 0.1]})
+    fig = plots.plot_price_and_returns(price)
+    assert list(fig.data[1].y) == [0.0, 10.0, 10.0, 10.0, 10.0]  # percent
