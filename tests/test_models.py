@@ -117,3 +117,27 @@ def test_bad_inputs_are_refused():
         EWMA().fit(np.array([0.01] * 40 + [np.nan]))
     with pytest.raises(ParameterError, match="horizons"):
         EWMA().fit(np.full(40, 0.01)).forecast([0])
+
+
+def test_a_warm_start_on_the_boundary_gets_a_cold_second_opinion():
+    """Real data where the likelihood has two maxima: alpha = 0 and alpha > 0.
+
+    On the S&P 500 window ending 2006-07-18 the best GARCH fit has alpha = 0; one day later the
+    interior maximum is higher, but a fit started from yesterday's boundary solution stays on
+    the boundary. The model must not keep the worse one.
+    """
+    from arch.data import sp500
+
+    r = np.diff(np.log(sp500.load()["Adj Close"].to_numpy()))
+    t = 999 + 896  # origin 2006-07-19 of the 1000-day walk-forward
+    yesterday = GARCH().fit(r[t - 1000 : t])
+    assert yesterday.params["alpha"] < 1e-4
+    today = GARCH().fit(r[t - 999 : t + 1], start=yesterday)
+    model = arch_model(100 * r[t - 999 : t + 1], mean="Zero", vol="GARCH", p=1, q=1, rescale=False)
+    cold = model.fit(disp="off", tol=1e-8)
+    stuck = model.fit(starting_values=np.array(list(yesterday.params.values())) + [0, 1e-6, -1e-6],
+                      disp="off", tol=1e-8)
+    assert stuck.loglikelihood < cold.loglikelihood - 0.01  # the trap is real
+    ll_today = model.fix(np.array(list(today.params.values()))).loglikelihood
+    assert ll_today == pytest.approx(cold.loglikelihood, abs=1e-6)
+    assert today.params["alpha"] == pytest.approx(cold.params["alpha[1]"], rel=1e-3)
