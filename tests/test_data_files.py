@@ -165,6 +165,50 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, name: str, text
     assert "\n" not in message
 
 
+ADJUSTED = "Date,Open,Close,Adj Close\n2020-01-02,10,10,5\n2020-01-03,10,{},5\n"
+
+
+@pytest.mark.parametrize(
+    ("close", "what"), [("0", "zero"), ("", "missing (null)"), ("-2", "negative (-2.0)"), ("inf", "infinite")]
+)
+def test_a_bad_raw_close_is_named(tmp_path: Path, close: str, what: str) -> None:
+    # the raw Close is only the divisor of the open/high/low scaling, but it is still checked
+    path = write(tmp_path, ADJUSTED.format(close), "adj.csv")
+    with pytest.raises(DataError) as info:
+        load("file", path=path)
+    assert str(info.value) == f"{path}: column 'Close' is {what} for asset 'adj' on 2020-01-03"
+    frame = yf_single()
+    frame.loc[frame.index[1], "Close"] = float(close or "nan")
+    with pytest.raises(DataError, match=r"^yfinance: column 'Close' is .* for asset 'SPY' on 2024-01-03"):
+        parse_yfinance(frame, ticker="SPY")
+
+
+def test_layout_decides_what_a_column_is(tmp_path: Path) -> None:
+    text = "date,AAPL,Price\n2020-01-02,300,10\n2020-01-03,297,11\n"
+    path = write(tmp_path, text, "mixed.csv")
+    wide = load("file", path=path)  # two assets, one of them named like a close header
+    assert wide["asset"].to_list() == ["AAPL", "AAPL", "Price", "Price"]
+    assert wide["close"].to_list() == [300.0, 297.0, 10.0, 11.0]
+    assert load("file", path=path, layout="wide").equals(wide)
+    single = load("file", path=path, layout="long")  # one asset with an ignored AAPL column
+    assert single["asset"].to_list() == ["mixed", "mixed"] and single["close"].to_list() == [10.0, 11.0]
+    # Lowe's (LOW) in a wide file: auto reads it as wide next to another ticker
+    low = load("file", path=write(tmp_path, "Date,AAPL,LOW\n2020-01-02,300,120\n", "low.csv"))
+    assert low.select("asset", "close").rows() == [("AAPL", 300.0), ("LOW", 120.0)]
+    only = write(tmp_path, "Date,LOW\n2020-01-02,120\n2020-01-03,121\n", "only_low.csv")
+    with pytest.raises(DataError, match=r"missing column 'close' .*; if 'LOW' is an asset, pass layout=\"wide\"$"):
+        load("file", path=only)
+    assert load("file", path=only, layout="wide")["asset"].to_list() == ["LOW", "LOW"]
+    # a one-ticker download with extra columns stays one asset
+    yahoo = "Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n2020-01-02,10,11,9,10.5,100,0,0\n"
+    panel = load("file", path=write(tmp_path, yahoo, "SPY.csv"))
+    assert panel.row(0) == (dt.date(2020, 1, 2), "SPY", 10.5, 10.0, 11.0, 9.0, 100.0)
+    with pytest.raises(ParameterError, match=r"layout must be one of auto, long, wide, got 'tall'"):
+        load("file", path=path, layout="tall")
+    with pytest.raises(ParameterError, match=r"unknown option 'layuot' \(valid: date_format, layout\)"):
+        load("file", path=path, layuot="wide")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nothere\.csv: no such file$"):
         load("file", path=tmp_path / "nothere.csv")

@@ -21,11 +21,12 @@ from volbook.measures import (
 FIVE = dt.timedelta(minutes=5)
 
 
-def _bars(day: dt.date, log_returns, start_log_price: float = 0.0, first: dt.time = dt.time(9, 30)) -> pl.DataFrame:
-    """End-labelled bars: a price at ``first`` then one per 5 minutes after each return."""
+def _bars(day: dt.date, log_returns, start_log_price: float = 0.0, first: dt.time = dt.time(9, 30),
+          step: dt.timedelta = FIVE) -> pl.DataFrame:
+    """End-labelled bars: a price at ``first`` then one per ``step`` (5 minutes) after each return."""
     t0 = dt.datetime.combine(day, first)
     logp = start_log_price + np.r_[0.0, np.cumsum(log_returns)]
-    return pl.DataFrame({"timestamp": [t0 + i * FIVE for i in range(logp.size)], "price": np.exp(logp)},
+    return pl.DataFrame({"timestamp": [t0 + i * step for i in range(logp.size)], "price": np.exp(logp)},
                         schema_overrides={"timestamp": pl.Datetime("us")})
 
 
@@ -155,6 +156,28 @@ def test_missing_bar_and_multi_asset():
     assert out.columns == ["date", "asset", "rv", "bv", "n_bars", "overnight_ret"]
     assert out["rv"].to_list() == pytest.approx([np.sum(r**2), got["rv"].item()], rel=1e-9)
     assert out["overnight_ret"].null_count() == 2  # no overnight return across assets
+
+
+def test_bars_shorter_than_full_day_bars_are_refused():
+    rng = np.random.default_rng(6)
+    one_minute = dt.timedelta(minutes=1)
+    r = 0.001 * rng.standard_normal(390)
+    bars = _bars(dt.date(2024, 1, 2), r, step=one_minute)  # a full day of 1-minute bars
+    # the default N = 78 would scale the sum of 390 squares by 78/390
+    with pytest.raises(DataError, match=r"^bars: 2024-01-02 has 390 returns, more than full_day_bars; set full_day_bars"):
+        realized_variance_intraday(bars)
+    with pytest.raises(DataError, match=r"asset 'B' on 2024-01-02 has 390 returns"):
+        realized_variance_intraday(pl.concat([_bars(dt.date(2024, 1, 2), r[:78]).with_columns(asset=pl.lit("A")),
+                                              bars.with_columns(asset=pl.lit("B"))]))
+    out = realized_variance_intraday(bars, full_day_bars=390)
+    assert out["n_bars"].item() == 390
+    assert out["rv"].item() == pytest.approx(np.sum(r**2), rel=1e-9)
+    # a short day of 1-minute bars has fewer than 78 returns but is off the 5-minute grid
+    with pytest.raises(DataError, match=r"^bars: 2024-01-02 09:31:00-05:00 is off the grid of bar ends every 0:05:00 from 09:30:00"):
+        realized_variance_intraday(bars.head(60))
+    # 5-minute bars stamped one minute late are off the grid too
+    with pytest.raises(DataError, match="off the grid"):
+        realized_variance_intraday(_bars(dt.date(2024, 1, 2), r[:70], first=dt.time(9, 31)))
 
 
 def test_jump_variation_closed_form():

@@ -1,7 +1,10 @@
 """Realized measures of daily variance, from daily OHLC prices or from intraday bars.
 
-Every measure is a **daily variance** in decimal units (``0.01 ** 2`` for a 1% day), so it can
-stand in for ``r_t^2`` in the targets of :mod:`volbook.timing` (``forward_sum``).
+Every measure is a **daily variance** in decimal units (``0.01 ** 2`` for a 1% day). The
+single-day ones (Parkinson, Garman-Klass, Rogers-Satchell, intraday ``rv`` and ``bv``) can
+stand in for ``r_t^2`` in the targets of :mod:`volbook.timing` (``forward_sum``); Yang-Zhang
+cannot: its value at t averages days t-n+1 .. t, so a forward target built from it would
+leak days <= t.
 
 From daily open, high, low and close *prices* (logarithms are taken here), for day t:
 
@@ -197,7 +200,9 @@ def realized_variance_intraday(
     2. start-labelled bars are moved to their end (``+ bar length``), so both labellings of
        the same data give the same result;
     3. observations outside ``[open, close]`` of the session (inclusive) are dropped: a full
-       day has N + 1 observations (09:30, 09:35, ..., 16:00) and N = 78 returns;
+       day has N + 1 observations (09:30, 09:35, ..., 16:00) and N = 78 returns; a day with
+       more than N returns, or an observation off the grid of bar ends (open + k * bar
+       length), is an error (bars shorter than ``full_day_bars`` implies);
     4. per day, intraday returns ``r_{t,i}`` are differences of consecutive log prices;
        ``rv`` is :func:`realized_variance` and ``bv`` :func:`bipower_variation`, scaled by
        ``N / n_t`` on days with fewer returns (half days, missing bars) when
@@ -217,7 +222,8 @@ def realized_variance_intraday(
     bar_label
         Whether a bar's timestamp marks its ``"end"`` or its ``"start"``.
     full_day_bars
-        N, the number of returns in a full session.
+        N, the number of returns in a full session (78 for 5-minute bars of the regular
+        session, 390 for 1-minute bars).
     scale_short_days
         Apply the ``N / n_t`` correction; otherwise the plain sum of squares.
 
@@ -263,6 +269,19 @@ def realized_variance_intraday(
     )
     if obs.select(pl.struct(*keys, "t").is_duplicated().any()).item():
         raise DataError("bars have duplicate timestamps" + (" within an asset" if keys else ""))
+    hint = f"set full_day_bars to the number of bars in a full session (now {int(full_day_bars)})"
+    busy = obs.group_by([*keys, "date"]).len().filter(pl.col("len") - 1 > int(full_day_bars))
+    if busy.height:
+        row = busy.sort([*keys, "date"]).row(0, named=True)
+        where = f"asset '{row['asset']}' on " if keys else ""
+        raise DataError(f"bars: {where}{row['date']} has {row['len'] - 1} returns, more than full_day_bars; {hint}")
+    # on the grid of bar ends: (t - open) * N is a multiple of the session length (in microseconds)
+    us = dt.timedelta(microseconds=1)
+    since_open = pl.col("t").dt.time().cast(pl.Int64) // 1000 - (dt.datetime.combine(dt.date.min, opening)
+                                                                  - dt.datetime.min) // us
+    off = obs.filter(since_open * int(full_day_bars) % (length // us) != 0)
+    if off.height:
+        raise DataError(f"bars: {off['t'][0]} is off the grid of bar ends every {bar} from {opening}; {hint}")
     scale = int(full_day_bars) if scale_short_days else None
     r = pl.col("logp").diff()
     daily = obs.group_by([*keys, "date"]).agg(

@@ -46,7 +46,7 @@ _PACKAGED: dict[str, Callable[[], pl.DataFrame]] = {
 }
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "synthetic": ("n_assets", "n_days", "seed", "first_date", "correlation"),
-    "file": ("date_format",),
+    "file": ("date_format", "layout"),
 }
 
 
@@ -86,7 +86,8 @@ def load(
         ``synthetic``: ``n_assets`` (20), ``n_days`` (2520), ``seed`` (0), ``first_date``
         ("2000-01-03"), ``correlation`` (0.3), see :func:`volbook.data.synthetic.simulate_panel`
         (``start``/``end`` filter the simulated dates as for any source).
-        ``file``: ``date_format``. The other sources take none.
+        ``file``: ``date_format``, ``layout`` ("auto", "long", "wide"). The other sources
+        take none.
 
     Returns
     -------

@@ -11,11 +11,18 @@ long
 single asset
     A date column and a close column but no asset column (a vendor's one-ticker download,
     e.g. Yahoo's Date, Open, High, Low, Close, Adj Close, Volume). The asset is named after
-    the file (``SPY.csv`` -> ``SPY``).
+    the file (``SPY.csv`` -> ``SPY``). Other columns are ignored.
 wide
     A date column and one price column per asset, headed by the asset's name. Empty cells
     before an asset's first price and after its last are dropped (assets entering and
     leaving the universe); an empty cell between two prices is an error.
+
+``layout="auto"`` reads a file without an asset, volume, market cap or sector column as wide
+when at least as many of its non-date columns are unrecognised headers as recognised ones
+(``date,AAPL,Price`` and ``date,AAPL,LOW`` are wide; Yahoo's ``Date,Open,High,Low,Close,
+Volume,Dividends,Stock Splits`` is one asset), else as long or single asset.
+``layout="wide"`` makes every column but the date an asset (a ticker such as ``LOW``);
+``layout="long"`` never reads the file as wide.
 
 Date headers: ``date``, ``timestamp``, ``datetime``. Close headers, in order of preference:
 ``adj close`` / ``adjusted close``, then ``close``, then ``price``. When the adjusted close
@@ -42,7 +49,7 @@ import polars as pl
 from volbook.data.schema import adjust_ohlc, unpivot_wide, validate_panel
 from volbook.errors import DataError, ParameterError
 
-__all__ = ["HEADER_ALIASES", "read_panel_file"]
+__all__ = ["HEADER_ALIASES", "LAYOUTS", "read_panel_file"]
 
 #: Accepted headers per panel column (normalized: lower case, letters and digits only),
 #: in order of preference.
@@ -57,6 +64,10 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "market_cap": ("marketcap", "mktcap"),
     "sector": ("sector",),
 }
+
+#: The ``layout`` values :func:`read_panel_file` accepts.
+LAYOUTS = ("auto", "long", "wide")
+_KNOWN = {alias for aliases in HEADER_ALIASES.values() for alias in aliases}
 
 # (format, what the text must look like): four-digit years only, so "1/2/20" is not year 20
 _DATE_FORMATS = (
@@ -99,6 +110,15 @@ def _match_headers(columns: list[str], name: str) -> dict[str, str]:
         for col, aliases in HEADER_ALIASES.items()
         if any(a in by_key for a in aliases)
     }
+
+
+def _is_wide(columns: list[str], headers: dict[str, str]) -> bool:
+    """``layout="auto"``: no asset/volume/market cap/sector column, and at least as many
+    unrecognised non-date columns as recognised ones."""
+    if any(col in headers for col in ("asset", "volume", "market_cap", "sector")):
+        return False
+    known = sum(_normalize(h) in _KNOWN for h in columns if h != headers["date"])
+    return len(columns) - 1 - known >= known
 
 
 def _parse_dates(column: pl.Series, name: str, date_format: str | None) -> pl.Series:
@@ -159,7 +179,9 @@ def _parse_numbers(column: pl.Series, name: str) -> pl.Series:
     return values.alias(column.name)
 
 
-def read_panel_file(path: str | Path, *, date_format: str | None = None) -> pl.DataFrame:
+def read_panel_file(
+    path: str | Path, *, date_format: str | None = None, layout: str = "auto"
+) -> pl.DataFrame:
     """Read a daily price panel from a CSV or parquet file (layouts and quirks: module doc).
 
     Parameters
@@ -168,6 +190,9 @@ def read_panel_file(path: str | Path, *, date_format: str | None = None) -> pl.D
         ``.csv`` (or ``.txt``) or ``.parquet`` (or ``.pq``) file.
     date_format
         A ``strftime`` format forcing how text dates are read, e.g. ``"%d.%m.%Y"``.
+    layout
+        ``"auto"`` (from the headers, see the module doc), ``"long"`` (an asset column, or
+        a single asset) or ``"wide"`` (every column but the date is an asset's close).
 
     Returns
     -------
@@ -176,34 +201,38 @@ def read_panel_file(path: str | Path, *, date_format: str | None = None) -> pl.D
 
     Raises
     ------
+    ParameterError
+        An unknown ``layout``.
     DataError
         One line naming the file and the problem: unreadable file, missing date or close
         column, unparseable or ambiguous dates, non-numeric prices, duplicate or unsorted
-        dates, missing, NaN, infinite, zero or negative prices.
+        dates, missing, NaN, infinite, zero or negative prices (or raw close).
     """
+    if layout not in LAYOUTS:
+        raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     path = Path(path)
     name = str(path)
     raw = _read(path, name)
-    headers = _match_headers(raw.columns, name)
+    dates = [h for h in raw.columns if _normalize(h) in HEADER_ALIASES["date"]]
+    headers = _match_headers(dates if layout == "wide" else raw.columns, name)
     if "date" not in headers:
         looked = ", ".join(HEADER_ALIASES["date"])
         raise DataError(f"{name}: missing column 'date' (looked for headers: {looked})")
     date_col = _parse_dates(raw[headers["date"]], name, date_format).alias("date")
 
-    if "asset" not in headers and "close" not in headers:
-        fields = [h for col, h in headers.items() if col != "date"]
-        if fields:
-            raise DataError(
-                f"{name}: {_NO_CLOSE}; a wide file cannot have a '{fields[0]}' column"
-            )
+    if layout == "wide" or (layout == "auto" and _is_wide(raw.columns, headers)):
         prices = [_parse_numbers(raw[c], name) for c in raw.columns if c != headers["date"]]
         return unpivot_wide(pl.DataFrame([date_col, *prices]), name=name)
 
     if "close" not in headers:
-        raise DataError(f"{name}: {_NO_CLOSE}")
+        hint = ""
+        if layout == "auto" and "asset" not in headers:  # maybe a wide file with a ticker like LOW
+            field = next(h for col, h in headers.items() if col != "date")
+            hint = f"; if '{field}' is an asset, pass layout=\"wide\""
+        raise DataError(f"{name}: {_NO_CLOSE}{hint}")
     columns = {col: raw[h] for col, h in headers.items() if col not in ("date", "asset", "sector")}
-    # the unadjusted close puts open/high/low on the basis of an adjusted one (else: itself)
-    raw_close = raw[next((h for h in raw.columns if _normalize(h) == "close"), headers["close"])]
+    # an unadjusted close besides an adjusted one puts open/high/low on the adjusted basis
+    raw_close = next((h for h in raw.columns if _normalize(h) == "close" and h != headers["close"]), None)
     asset = raw[headers["asset"]] if "asset" in headers else pl.Series([path.stem] * raw.height)
     frame = pl.DataFrame(
         [
@@ -211,7 +240,7 @@ def read_panel_file(path: str | Path, *, date_format: str | None = None) -> pl.D
             asset.alias("asset"),
             *(_parse_numbers(series, name).alias(col) for col, series in columns.items()),
             *([raw[headers["sector"]].alias("sector")] if "sector" in headers else []),
-            _parse_numbers(raw_close, name).alias("raw_close"),
+            *([_parse_numbers(raw[raw_close], name).alias("raw_close")] if raw_close else []),
         ]
     )
-    return validate_panel(adjust_ohlc(frame, "raw_close"), name=name)
+    return validate_panel(adjust_ohlc(frame, "raw_close", name=name, header=raw_close), name=name)

@@ -78,7 +78,7 @@ def load_sp500_ohlc() -> pl.DataFrame:
         pl.col("Volume").alias("volume"),
         pl.col("Close").alias("raw_close"),
     )
-    return validate_panel(adjust_ohlc(raw, "raw_close"), name="sp500_ohlc")
+    return validate_panel(adjust_ohlc(raw, "raw_close", name="sp500_ohlc"), name="sp500_ohlc")
 
 
 def load_vix() -> pl.DataFrame:

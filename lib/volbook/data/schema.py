@@ -60,6 +60,26 @@ def _where(row: dict) -> str:
     return f"asset '{row['asset']}' on {row['date']}"
 
 
+def _check_prices(df: pl.DataFrame, col: str, *, name: str, header: str | None = None,
+                  nonnegative: bool = False) -> None:
+    """Refuse a null, NaN, infinite, zero or negative value of ``col`` (zero is fine if
+    ``nonnegative``), naming ``header`` (default ``col``), the asset and the date."""
+    x = pl.col(col)
+    bad = df.filter(x.is_null() | ~x.is_finite() | ((x < 0) if nonnegative else (x <= 0)))
+    if bad.height:
+        row = bad.row(0, named=True)
+        value = row[col]
+        if value is None:
+            what = "missing (null)"
+        elif value != value:
+            what = "NaN"
+        elif abs(value) == float("inf"):
+            what = "infinite"
+        else:
+            what = "zero" if value == 0 else f"negative ({value})"
+        raise DataError(f"{name}: column '{header or col}' is {what} for {_where(row)}")
+
+
 def _parse_dates(column: pl.Series, name: str) -> pl.Series:
     """The ``date`` column as pl.Date: ISO strings or midnight datetimes are accepted."""
     if column.dtype == pl.Date:
@@ -143,20 +163,8 @@ def validate_panel(df: pl.DataFrame, *, name: str) -> pl.DataFrame:
         )
     out = ordered
     for col in _NUMERIC:
-        if col not in out.columns:
-            continue
-        x = pl.col(col)
-        bad = out.filter(~x.is_finite() | ((x < 0) if col == "volume" else (x <= 0)))
-        if bad.height:
-            row = bad.row(0, named=True)
-            value = row[col]
-            if value != value:
-                what = "NaN"
-            elif abs(value) == float("inf"):
-                what = "infinite"
-            else:
-                what = "zero" if value == 0 else f"negative ({value})"
-            raise DataError(f"{name}: column '{col}' is {what} for {_where(row)}")
+        if col in out.columns:
+            _check_prices(out, col, name=name, nonnegative=col == "volume")
     return out
 
 
@@ -213,14 +221,25 @@ def unpivot_wide(wide: pl.DataFrame, *, name: str) -> pl.DataFrame:
     return validate_panel(long, name=name)
 
 
-def adjust_ohlc(df: pl.DataFrame, raw_close: str) -> pl.DataFrame:
+def adjust_ohlc(df: pl.DataFrame, raw_close: str, *, name: str, header: str = "Close") -> pl.DataFrame:
     """Put ``open``/``high``/``low`` on the basis of an adjusted ``close``, and drop ``raw_close``.
 
     Vendors adjust the close for splits and dividends ("Adj Close") but not the open, high
     and low. Multiplying them by ``close / raw_close`` (yfinance's own ``auto_adjust``)
     keeps every intraday ratio (high/low, close/open) as traded and makes the four prices
-    comparable. Where the two closes agree (an index) nothing changes.
+    comparable. Where the two closes agree (an index) nothing changes; without a
+    ``raw_close`` column the frame is returned as is.
+
+    Raises
+    ------
+    DataError
+        When ``raw_close`` is missing (null), NaN, infinite, zero or negative:
+        ``"<name>: column '<header>' is zero for asset 'X' on 2020-01-03"``, ``header``
+        being the raw close's name in the source.
     """
+    if raw_close not in df.columns:
+        return df
+    _check_prices(df, raw_close, name=name, header=header)
     factor = pl.col("close") / pl.col(raw_close)
     ohlc = [c for c in ("open", "high", "low") if c in df.columns]
     return df.with_columns(*(pl.col(c) * factor for c in ohlc)).drop(raw_close)

@@ -42,7 +42,7 @@ def _parse_one(frame: pd.DataFrame, ticker: str) -> pl.DataFrame:
         | {col: frame[f].to_numpy(dtype="float64") for f, col in fields.items()}
     )
     out = out.filter(pl.col("close").is_not_nan())
-    return adjust_ohlc(out, "raw_close") if "raw_close" in out.columns else out
+    return adjust_ohlc(out, "raw_close", name="yfinance")
 
 
 def parse_yfinance(frame: pd.DataFrame, *, ticker: str | None = None) -> pl.DataFrame:
