@@ -1,0 +1,141 @@
+"""The book's own chapters: what is committed, and rerunning them through ``volbook``.
+
+nbval (``--nbval`` over ``chapters/``) re-executes every chapter at its defaults and compares
+the outputs. The tests here check the rest: every chapter listed in ``_quarto.yml`` is
+committed executed, small, labelled and cross-referenced, with its results beside it; and a
+real chapter run with small parameters through the command line is byte-for-byte repeatable,
+diffable, and refuses a mistyped parameter without touching the book.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from volbook.runner import chapter_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+CHAPTERS = [ROOT / c for c in CONFIG["book"]["chapters"] if c.endswith(".ipynb")]
+MAX_BYTES = 3_000_000
+
+#: Small parameters for a quick real run of each chapter (every chapter needs an entry).
+QUICK = {
+    "01-garch-ewma": {
+        "start": "2015-01-01", "end": "2019-12-31", "horizons": "[1, 5]", "garch_window": "500",
+        "garch_refit_every": "20", "robust_refit_every": "40", "n_jobs": "1",
+    },
+}
+
+
+def cells(path: Path) -> list:
+    return nbformat.read(path, as_version=4).cells
+
+
+def options(cell) -> dict[str, str]:
+    """The cell's ``#| key: value`` options."""
+    found = re.findall(r"^#\|\s*([\w-]+):\s*(.*)$", cell.source, flags=re.M)
+    return {k: v.strip() for k, v in found}
+
+
+def test_the_book_has_chapters():
+    assert CHAPTERS and all(p.is_file() for p in CHAPTERS)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_chapter_is_executed_clean_and_small(path):
+    assert path.stat().st_size < MAX_BYTES
+    nb = cells(path)
+    code = [c for c in nb if c.cell_type == "code"]
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert "volbook.setup()" in code[0].source
+    for c in code:
+        assert c.execution_count is not None, f"cell not executed: {c.source[:60]!r}"
+        for out in c.outputs:
+            assert out.output_type != "error"
+            assert not (out.output_type == "stream" and out.name == "stderr"), out.text[:200]
+            data = out.get("data", {})
+            assert "application/vnd.plotly.v1+json" not in data  # Quarto cannot show it
+            assert "plotly.min.js" not in data.get("text/html", "") and len(data.get("text/html", "")) < 600_000
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_figures_tables_and_references(path):
+    nb = cells(path)
+    labels, refs = set(), set()
+    for c in nb:
+        if c.cell_type == "markdown":
+            labels |= set(re.findall(r"\{#((?:sec|fig|tbl)-[\w-]+)\}", c.source))
+            refs |= set(re.findall(r"@((?:sec|fig|tbl)-[\w-]*\w)", c.source))
+            continue
+        opts = options(c)
+        label = opts.get("label", "")
+        if label:
+            labels.add(label)
+            kind = label.split("-")[0]
+            assert kind in ("fig", "tbl") and f"{kind}-cap" in opts, f"{label}: needs {kind}-cap"
+            assert c.outputs, f"{label}: no output"
+        if any("plotly-graph-div" in o.get("data", {}).get("text/html", "") for o in c.outputs):
+            assert label.startswith("fig-"), f"figure without a fig- label: {c.source[:60]!r}"
+        for o in c.outputs:
+            refs |= set(re.findall(r"@((?:sec|fig|tbl)-[\w-]*\w)", o.get("data", {}).get("text/markdown", "")))
+    assert refs - labels == set()
+    assert labels - refs - {lab for lab in labels if lab.startswith("sec-")} == set(), "unreferenced figure or table"
+    prose = "\n".join(c.source for c in nb if c.cell_type == "markdown")
+    assert re.search(r"^## Key takeaways", prose, flags=re.M) and re.search(r"^## Exercises", prose, flags=re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_results_belong_to_the_committed_chapter(path):
+    results = ROOT / "results" / path.stem
+    params = yaml.safe_load((results / "params.yaml").read_text())["parameters"]
+    defaults = {name: p.default for name, p in chapter_parameters(path).items() if name != "results_dir"}
+    assert {k: v for k, v in params.items() if k in defaults} == defaults
+    assert json.loads((results / "metrics.json").read_text())
+    assert sorted(results.glob("*.csv"))
+
+
+def volbook(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env.pop("VOLBOOK_RESULTS_DIR", None)
+    return subprocess.run([sys.executable, "-m", "volbook.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_real_run_is_repeatable_and_diffable(path, tmp_path):
+    quick = QUICK[path.stem]  # a new chapter needs small parameters here
+    flags = [arg for name, value in quick.items() for arg in ("-p", f"{name}={value}")]
+    book_before = snapshot(path.parent) | {f"results/{k}": v for k, v in snapshot(ROOT / "results" / path.stem).items()}
+
+    runs = []
+    for name in ("a", "b"):
+        done = volbook("run", path.stem, *flags, "--out", str(tmp_path / name), "--root", str(ROOT), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(snapshot(tmp_path / name))
+    assert runs[0] == runs[1]  # every file, the executed notebook included, byte for byte
+    assert any(k.startswith("results/") and k.endswith(".csv") for k in runs[0])
+
+    same = volbook("diff", str(tmp_path / "a"), str(tmp_path / "b"), cwd=tmp_path)
+    assert same.returncode == 0 and same.stdout.splitlines()[-1] == "no differences"
+    versus_book = volbook("diff", str(tmp_path / "a"), path.stem, "--root", str(ROOT), "--json", cwd=tmp_path)
+    assert versus_book.returncode == 0, versus_book.stderr
+    assert {p["name"] for p in json.loads(versus_book.stdout)["parameters"]} == set(quick)
+
+    typo = volbook("run", path.stem, "-p", "horizon=[1]", "--root", str(ROOT), cwd=tmp_path)
+    assert typo.returncode == 2
+    assert len(typo.stderr.strip().splitlines()) == 1 and "horizon" in typo.stderr
+    book_after = snapshot(path.parent) | {f"results/{k}": v for k, v in snapshot(ROOT / "results" / path.stem).items()}
+    assert book_after == book_before
