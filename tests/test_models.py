@@ -111,7 +111,7 @@ def test_bad_inputs_are_refused():
         RollingWindow(1)
     with pytest.raises(ParameterError, match="dist"):
         GARCH(dist="skewt")
-    with pytest.raises(DataError, match="at least 20 returns"):
+    with pytest.raises(DataError, match="at least 20 rows"):
         RollingWindow(20).fit(np.ones(5))
     with pytest.raises(DataError, match="NaN or inf"):
         EWMA().fit(np.array([0.01] * 40 + [np.nan]))

@@ -1,9 +1,14 @@
+import subprocess
+import sys
+
 import numpy as np
 import polars as pl
 import pytest
+from _frames import make_frame
 
 from volbook.errors import DataError, ParameterError
 from volbook.models import EWMA, GARCH, RollingWindow
+from volbook.models.base import Fitted, Forecaster, check_history
 from volbook.walkforward import walk_forward
 
 HORIZONS = [1, 5]
@@ -73,3 +78,77 @@ def test_engine_refuses_bad_settings(returns):
     bad[100] = np.inf
     with pytest.raises(DataError, match="position 100"):
         walk_forward(EWMA(), bad)
+
+
+class _Columns(Forecaster):
+    """Records the columns and rows of each window it is fitted on; forecasts a constant."""
+
+    min_obs, name = 10, "columns"
+
+    def __init__(self, inputs):
+        self.inputs, self.seen = tuple(inputs), []
+
+    def fit(self, history, *, start=None):
+        hist = check_history(history, self.inputs, name=self.name, min_obs=self.min_obs)
+        self.seen.append((hist.columns, hist.dates[[0, -1]], hist[self.inputs[-1]][-1]))
+        return _Constant()
+
+
+class _Constant(Fitted):
+    params = {}
+
+    def one_step(self, new):
+        return np.ones(len(new) + 1)
+
+
+def test_a_frame_reaches_a_model_as_its_declared_columns_only():
+    frame = make_frame(120, 2)
+    model = _Columns(["rv"])
+    wf = walk_forward(model, frame, horizons=[1, 5], window=50, refit_every=30, n_jobs=1)
+    assert wf.forecasts["date"].min() == frame["date"][49]  # labels from the frame's date column
+    assert [cols for cols, _, _ in model.seen] == [("rv",)] * 3
+    assert [(first, last) for _, (first, last), _ in model.seen] == [
+        (np.datetime64(frame["date"][t - 49]), np.datetime64(frame["date"][t])) for t in (49, 79, 109)
+    ]
+    assert [value for _, _, value in model.seen] == [frame["rv"][t] for t in (49, 79, 109)]
+
+
+def test_an_array_of_returns_is_the_frame_with_the_column_ret(returns):
+    frame = pl.DataFrame({"date": np.arange(returns.size), "ret": returns, "rv": returns**2})
+    a = walk_forward(EWMA(), returns, horizons=HORIZONS, refit_every=50, n_jobs=1).forecasts
+    b = walk_forward(EWMA(), frame, horizons=HORIZONS, refit_every=50, n_jobs=1).forecasts
+    assert a.equals(b)
+
+
+def test_bad_frames_are_refused_in_one_line():
+    frame = make_frame(80, 1)
+    with pytest.raises(DataError, match=r"columns: reads the column\(s\) \['close'\], which the data lacks"):
+        walk_forward(_Columns(["ret", "close"]), frame)
+    with pytest.raises(DataError, match="pass a frame with them, not an array"):
+        walk_forward(_Columns(["rv"]), frame["ret"].to_numpy())
+    holed = frame.with_columns(rv=pl.when(pl.int_range(80) == 33).then(float("nan")).otherwise("rv"))
+    with pytest.raises(DataError, match=r"column 'rv' contains NaN or inf at position 33 \(2001-02-15\)"):
+        walk_forward(_Columns(["rv"]), holed)
+    walk_forward(_Columns(["ret"]), holed)  # a hole in a column the model does not read is no concern
+    with pytest.raises(DataError, match="strictly increasing"):
+        walk_forward(_Columns(["ret"]), frame.reverse())
+    with pytest.raises(ParameterError, match="not as dates="):
+        walk_forward(_Columns(["ret"]), frame, dates=frame["date"])
+    with pytest.raises(ParameterError, match="n_jobs must be a positive integer"):
+        walk_forward(_Columns(["ret"]), frame, n_jobs=0)
+
+
+def test_the_default_starts_no_process_pool_so_a_script_needs_no_main_guard(tmp_path):
+    """A plain script, no ``if __name__ == "__main__":``, with many chunks of refits."""
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from volbook.models import RollingWindow\n"
+        "from volbook.walkforward import walk_forward\n"
+        "r = np.random.default_rng(0).standard_normal(300) * 0.01\n"
+        "wf = walk_forward(RollingWindow(20), r, refit_every=1, chunk_size=10)\n"
+        "print(wf.forecasts.height)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["281"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from volbook.errors import ParameterError
-from volbook.models.base import Fitted, Forecaster, _check_returns, register
+from volbook.models.base import Fitted, Forecaster, History, HistoryLike, check_history, register
 
 __all__ = ["RollingWindow"]
 
@@ -23,8 +23,8 @@ class _RollingFit(Fitted):
         self.demean = demean
         self.params = {}
 
-    def one_step(self, new_returns: np.ndarray) -> np.ndarray:
-        x = np.concatenate([self.tail, np.asarray(new_returns, dtype=float)])
+    def one_step(self, new: History) -> np.ndarray:
+        x = np.concatenate([self.tail, new["ret"]])
         windows = np.lib.stride_tricks.sliding_window_view(x, self.tail.size)
         mean2 = (windows**2).mean(axis=1)
         if not self.demean:
@@ -43,8 +43,8 @@ class RollingWindow(Forecaster):
         self.min_obs = self.window
         self.name = name or f"rolling_{self.window}" + ("_demeaned" if self.demean else "")
 
-    def fit(self, returns: np.ndarray, *, start: Fitted | None = None) -> Fitted:
-        r = _check_returns(returns, min_obs=self.min_obs, name=self.name)
+    def fit(self, history: HistoryLike, *, start: Fitted | None = None) -> Fitted:
+        r = check_history(history, self.inputs, name=self.name, min_obs=self.min_obs)["ret"]
         return _RollingFit(r[-self.window :].copy(), self.demean)
 
 

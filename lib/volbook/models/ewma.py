@@ -13,7 +13,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from volbook.errors import ParameterError
-from volbook.models.base import Fitted, Forecaster, _check_returns, register
+from volbook.models.base import Fitted, Forecaster, History, HistoryLike, check_history, register
 
 __all__ = ["EWMA", "ewma_filter"]
 
@@ -31,8 +31,8 @@ class _EWMAFit(Fitted):
         self.s2_next = s2_next
         self.params = {"lam": lam}
 
-    def one_step(self, new_returns: np.ndarray) -> np.ndarray:
-        later = ewma_filter(new_returns, self.lam, self.s2_next)
+    def one_step(self, new: History) -> np.ndarray:
+        later = ewma_filter(new["ret"], self.lam, self.s2_next)
         return np.concatenate([[self.s2_next], later])
 
 
@@ -47,8 +47,8 @@ class EWMA(Forecaster):
         self.min_obs = self.init_obs
         self.name = name or "ewma"
 
-    def fit(self, returns: np.ndarray, *, start: Fitted | None = None) -> Fitted:
-        r = _check_returns(returns, min_obs=self.min_obs, name=self.name)
+    def fit(self, history: HistoryLike, *, start: Fitted | None = None) -> Fitted:
+        r = check_history(history, self.inputs, name=self.name, min_obs=self.min_obs)["ret"]
         s2 = ewma_filter(r, self.lam, float(np.mean(r[: self.init_obs] ** 2)))
         return _EWMAFit(self.lam, float(s2[-1]))
 

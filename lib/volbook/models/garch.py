@@ -24,7 +24,7 @@ from arch.univariate import Normal, StudentsT, ZeroMean
 from scipy.signal import lfilter
 
 from volbook.errors import ParameterError
-from volbook.models.base import Fitted, Forecaster, _check_returns, register
+from volbook.models.base import Fitted, Forecaster, History, HistoryLike, check_history, register
 
 __all__ = ["GARCH"]
 
@@ -79,9 +79,9 @@ class _GarchFit(Fitted):
         p = self.params
         return p["alpha"] + 0.5 * p.get("gamma", 0.0) + p["beta"]
 
-    def one_step(self, new_returns: np.ndarray) -> np.ndarray:
+    def one_step(self, new: History) -> np.ndarray:
         p = self.params
-        x = _SCALE * np.asarray(new_returns, dtype=float)
+        x = _SCALE * new["ret"]
         shock = p["omega"] + (p["alpha"] + p.get("gamma", 0.0) * (x < 0)) * x**2
         later, _ = lfilter([1.0], [1.0, -p["beta"]], shock, zi=[p["beta"] * self.s2_next])
         return np.concatenate([[self.s2_next], later]) / _SCALE**2
@@ -132,8 +132,8 @@ class GARCH(Forecaster):
     def _names(self) -> list[str]:
         return ["omega", "alpha"] + (["gamma"] if self.o else []) + ["beta"] + (["nu"] if self.dist == "t" else [])
 
-    def fit(self, returns: np.ndarray, *, start: Fitted | None = None) -> _GarchFit:
-        x = _SCALE * _check_returns(returns, min_obs=self.min_obs, name=self.name)
+    def fit(self, history: HistoryLike, *, start: Fitted | None = None) -> _GarchFit:
+        x = _SCALE * check_history(history, self.inputs, name=self.name, min_obs=self.min_obs)["ret"]
         volatility = _SeededGARCH(p=1, o=self.o, q=1)
         model = ZeroMean(x, volatility=volatility, distribution=StudentsT() if self.dist == "t" else Normal(),
                          rescale=False)
