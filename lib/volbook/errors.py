@@ -6,7 +6,7 @@ problem, so that the command line can print it as is and exit non-zero (see `cli
 
 from __future__ import annotations
 
-__all__ = ["VolbookError", "DataError", "ParameterError"]
+__all__ = ["VolbookError", "DataError", "ParameterError", "DataWarning"]
 
 
 class VolbookError(ValueError):
@@ -22,3 +22,14 @@ class DataError(VolbookError):
 
 class ParameterError(VolbookError):
     """An unknown, mistyped or out-of-range parameter."""
+
+
+class DataWarning(UserWarning):
+    """Data the run does not need is incomplete or suspicious (reported, not refused).
+
+    For example a gap in an optional column that the run does not use. The message is a
+    single line naming the source, the column and the first asset and date concerned.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))

@@ -19,20 +19,29 @@ Every source returns the same long panel (:data:`SCHEMA`, checked by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import polars as pl
 
-from volbook.data.files import read_panel_file
+from volbook.data.files import read_panel_file, select_assets
 from volbook.data.packaged import load_sp500, load_sp500_ohlc, load_sp500_stocks, load_vix
 from volbook.data.schema import SCHEMA, ColumnSpec, require_rows, validate_panel
 from volbook.data.synthetic import simulate_panel
 from volbook.data.yfinance import download_yfinance
 from volbook.errors import DataError, ParameterError
 
-__all__ = ["SCHEMA", "SOURCES", "ColumnSpec", "Source", "load", "require_rows", "validate_panel"]
+__all__ = [
+    "SCHEMA",
+    "SOURCES",
+    "ColumnSpec",
+    "Source",
+    "load",
+    "load_asset",
+    "require_rows",
+    "validate_panel",
+]
 
 Source = Literal["sp500", "sp500_ohlc", "vix", "sp500_stocks", "synthetic", "file", "yfinance"]
 #: The names :func:`load` accepts.
@@ -46,7 +55,7 @@ _PACKAGED: dict[str, Callable[[], pl.DataFrame]] = {
 }
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "synthetic": ("n_assets", "n_days", "seed", "first_date", "correlation"),
-    "file": ("date_format", "layout"),
+    "file": ("date_format", "layout", "decimal", "sectors"),
 }
 
 
@@ -68,26 +77,36 @@ def load(
     start: str | dt.date | None = None,
     end: str | dt.date | None = None,
     assets: Sequence[str] | None = None,
+    columns: Collection[str] = ("close",),
     **options: Any,
 ) -> pl.DataFrame:
     """Load a data source as a panel (date, asset, close, ...; see :data:`SCHEMA`).
+
+    Only what the run uses is validated: the assets asked for, the dates from ``start`` to
+    ``end``, and the ``columns`` the run needs; a gap in another optional column is kept as
+    null and reported by a :class:`~volbook.errors.DataWarning`.
 
     Parameters
     ----------
     source
         One of :data:`SOURCES`.
     path
-        The file, for ``source="file"`` only (see :func:`volbook.data.files.read_panel_file`).
+        The file, for the file sources (``file``) only.
     start, end
         Keep dates from ``start`` to ``end``, both inclusive (``YYYY-MM-DD`` or a date).
     assets
         Keep these assets (all when None). For ``yfinance``, the tickers to download.
+    columns
+        The panel columns the run needs besides ``date``, ``asset`` and ``close``, e.g.
+        ``("open", "high", "low")`` for a range-based variance: each must be present and
+        valid on every selected row.
     **options
         ``synthetic``: ``n_assets`` (20), ``n_days`` (2520), ``seed`` (0), ``first_date``
         ("2000-01-03"), ``correlation`` (0.3), see :func:`volbook.data.synthetic.simulate_panel`
         (``start``/``end`` filter the simulated dates as for any source).
-        ``file``: ``date_format``, ``layout`` ("auto", "long", "wide"). The other sources
-        take none.
+        ``file``: ``date_format``, ``layout`` ("auto", "long", "wide"), ``decimal``,
+        ``sectors`` (a sector file), see :func:`volbook.data.files.read_panel_file`. The
+        other sources take none.
 
     Returns
     -------
@@ -111,31 +130,82 @@ def load(
     if (path is None) == (source == "file"):
         wrong = f"path= is only for source 'file', not '{source}'"
         raise ParameterError("source 'file' needs path=" if path is None else wrong)
+    if isinstance(columns, str):
+        raise ParameterError(f"columns must be a list of column names, got the string {columns!r}")
     first, last = _to_date(start, "start"), _to_date(end, "end")
     if first is not None and last is not None and first > last:
         raise ParameterError(f"start {first} is after end {last}")
 
+    if source == "file":
+        return read_panel_file(path, assets=assets, start=first, end=last, columns=columns, **options)
     if source in _PACKAGED:
         panel = _PACKAGED[source]()
     elif source == "synthetic":
         panel = simulate_panel(**options).panel
-    elif source == "file":
-        panel = read_panel_file(path, **options)
     else:
         panel = download_yfinance(list(assets or []), first, last)
-    name = str(path) if source == "file" else source
-
+    select_assets(panel["asset"].unique().to_list(), assets, source)
     if assets is not None:
-        known = set(panel["asset"].unique())
-        for asset in assets:
-            if asset not in known:
-                listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} assets"
-                raise DataError(f"{name}: unknown asset '{asset}' (available: {listed})")
         panel = panel.filter(pl.col("asset").is_in(list(assets)))
     if first is not None:
         panel = panel.filter(pl.col("date") >= first)
     if last is not None:
         panel = panel.filter(pl.col("date") <= last)
     if panel.height == 0:
-        raise DataError(f"{name}: no rows from {first or 'the start'} to {last or 'the end'}")
+        raise DataError(f"{source}: no rows from {first or 'the start'} to {last or 'the end'}")
+    return validate_panel(panel, name=source, columns=columns)
+
+
+def load_asset(
+    source: Source,
+    *,
+    asset: str | None = None,
+    path: str | Path | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    columns: Collection[str] = ("close",),
+    min_rows: int = 0,
+    why: str = "the run's windows",
+    **options: Any,
+) -> pl.DataFrame:
+    """One asset of a source, checked for a run: what a single-asset chapter loads.
+
+    The runner calls it with a chapter's data parameters before the kernel starts, so a bad
+    data request fails in a second with one line, not after minutes of work.
+
+    Parameters
+    ----------
+    source, path, start, end, columns, **options
+        As for :func:`load`.
+    asset
+        The asset to keep; None when the source holds a single asset.
+    min_rows
+        Rows the run needs (:func:`require_rows`); 0 for no check.
+    why
+        What needs them, quoted in the message, e.g. ``"garch_window + max(horizons)"``.
+
+    Returns
+    -------
+    polars.DataFrame
+        The asset's validated panel rows from ``start`` to ``end``.
+
+    Raises
+    ------
+    ParameterError
+        As for :func:`load`.
+    DataError
+        As for :func:`load`; also a source with several assets and no ``asset``, and fewer
+        than ``min_rows`` rows.
+    """
+    if asset is not None and not isinstance(asset, str):
+        raise ParameterError(f"asset must be one name, got {asset!r}")
+    panel = load(source, path=path, start=start, end=end, assets=None if asset is None else [asset],
+                 columns=columns, **options)
+    name = str(path) if path is not None else source
+    names = panel["asset"].unique().sort()
+    if names.len() > 1:
+        listed = ", ".join(names.head(5)) + (", ..." if names.len() > 5 else "")
+        raise DataError(f"{name}: has {names.len()} assets ({listed}); choose one with asset=")
+    if min_rows:
+        require_rows(panel, min_rows, why=why, name=name)
     return panel

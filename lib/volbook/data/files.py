@@ -1,4 +1,4 @@
-"""Daily price panels from a user's CSV or parquet file.
+"""Daily price panels from a user's CSV or parquet file (and a separate sector file).
 
 Three layouts are recognised from the headers (matched case-insensitively, ignoring spaces,
 dots and underscores, so ``Adj Close``, ``adj_close`` and ``ADJ. CLOSE`` are one header):
@@ -29,27 +29,35 @@ Date headers: ``date``, ``timestamp``, ``datetime``. Close headers, in order of 
 is used and the file also has the raw close, ``open``, ``high`` and ``low`` are scaled by
 adj close / close (:func:`~volbook.data.schema.adjust_ohlc`); ``volume`` is kept as is.
 
-Vendor quirks handled: thousands separators (``"1,234.50"``; a comma in any other place is
-refused, so a decimal comma is never misread), surrounding spaces, and dates written
-``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``DD/MM/YYYY`` with four-digit years, detected from the
-whole column. Slash dates that read both ways (no day above 12) are refused: pass
-``date_format``. A market cap that is a single snapshot repeated on every row is fine.
-Everything else the panel schema requires (no duplicates, dates in order, finite positive
-prices) is checked by :func:`~volbook.data.schema.validate_panel`; every error is one line
+**Only what the run uses is checked.** The assets asked for are selected, and the dates from
+``start`` to ``end``, before any value is parsed or validated: a bad value in another asset's
+rows, or outside the dates, does not stop the run. Among the selected rows, ``date``,
+``asset``, ``close`` and the ``columns`` the run needs must be valid; a gap in another
+optional column is kept as null and reported (:func:`~volbook.data.schema.validate_panel`).
+
+A market cap may be a time series or a single snapshot per asset: repeated on every row, or
+given on one row only (then copied to the asset's other rows). A separate sector file
+(``sectors=``) has an asset column and a ``sector`` (or ``gics sector``) column, and may
+carry a ``market cap`` snapshot.
+
+Text quirks (separators, decimal commas, thousands separators, date formats, preamble lines,
+encodings) are handled or refused by :mod:`volbook.data.tables`; every error is one line
 starting with the file's path.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import polars as pl
 
-from volbook.data.schema import adjust_ohlc, unpivot_wide, validate_panel
+from volbook.data.schema import adjust_ohlc, validate_panel, wide_to_long
+from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table
 from volbook.errors import DataError, ParameterError
 
-__all__ = ["HEADER_ALIASES", "LAYOUTS", "read_panel_file"]
+__all__ = ["HEADER_ALIASES", "LAYOUTS", "read_panel_file", "read_sector_file", "select_assets"]
 
 #: Accepted headers per panel column (normalized: lower case, letters and digits only),
 #: in order of preference.
@@ -62,46 +70,20 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "low": ("low",),
     "volume": ("volume",),
     "market_cap": ("marketcap", "mktcap"),
-    "sector": ("sector",),
+    "sector": ("sector", "gicssector"),
 }
 
 #: The ``layout`` values :func:`read_panel_file` accepts.
 LAYOUTS = ("auto", "long", "wide")
 _KNOWN = {alias for aliases in HEADER_ALIASES.values() for alias in aliases}
-
-# (format, what the text must look like): four-digit years only, so "1/2/20" is not year 20
-_DATE_FORMATS = (
-    ("%Y-%m-%d", r"^\d{4}-\d{1,2}-\d{1,2}$"),
-    ("%m/%d/%Y", r"^\d{1,2}/\d{1,2}/\d{4}$"),
-    ("%d/%m/%Y", r"^\d{1,2}/\d{1,2}/\d{4}$"),
-)
-_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _NO_CLOSE = "missing column 'close' (looked for headers: adj close, close, price)"
-
-
-def _normalize(header: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", header.lower())
-
-
-def _read(path: Path, name: str) -> pl.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise DataError(f"{name}: no such file")
-    try:
-        if suffix in (".csv", ".txt"):
-            return pl.read_csv(path, infer_schema=False)
-        if suffix in (".parquet", ".pq"):
-            return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DataError(f"{name}: cannot read the file ({str(exc).splitlines()[0]})") from exc
-    raise DataError(f"{name}: unsupported file type '{suffix}' (use .csv or .parquet)")
 
 
 def _match_headers(columns: list[str], name: str) -> dict[str, str]:
     """Panel column -> file header, for the headers that match an alias."""
     by_key: dict[str, str] = {}
     for header in columns:
-        key = _normalize(header)
+        key = normalize(header)
         if key in by_key:
             raise DataError(f"{name}: columns '{by_key[key]}' and '{header}' have the same meaning")
         by_key[key] = header
@@ -117,82 +99,119 @@ def _is_wide(columns: list[str], headers: dict[str, str]) -> bool:
     unrecognised non-date columns as recognised ones."""
     if any(col in headers for col in ("asset", "volume", "market_cap", "sector")):
         return False
-    known = sum(_normalize(h) in _KNOWN for h in columns if h != headers["date"])
+    known = sum(normalize(h) in _KNOWN for h in columns if h != headers["date"])
     return len(columns) - 1 - known >= known
 
 
-def _parse_dates(column: pl.Series, name: str, date_format: str | None) -> pl.Series:
-    header = column.name
-    if column.dtype != pl.String:
-        if date_format is not None:
-            raise ParameterError(
-                f"date_format applies to text dates; column '{header}' of {name} holds {column.dtype}"
-            )
-        return column
-    text = column.str.strip_chars()
-    present = text.is_not_null()
-    if date_format is not None:
-        parsed = text.str.strptime(pl.Date, date_format, strict=False)
-        bad = text.filter(present & parsed.is_null())
-        if bad.len():
-            raise DataError(
-                f"{name}: column '{header}' has a date '{bad[0]}' that does not match "
-                f"date_format '{date_format}'"
-            )
-        return parsed
-    parsed = pl.DataFrame({"text": text}).select(
-        **{
-            fmt: pl.when(pl.col("text").str.contains(pattern)).then(
-                pl.col("text").str.strptime(pl.Date, fmt, strict=False)
-            )
-            for fmt, pattern in _DATE_FORMATS
-        }
-    )
-    complete = [fmt for fmt in parsed.columns if parsed[fmt].is_not_null().sum() == present.sum()]
-    if complete == ["%m/%d/%Y", "%d/%m/%Y"]:
-        raise DataError(
-            f"{name}: dates in column '{header}' such as '{text.drop_nulls()[0]}' read as "
-            "MM/DD/YYYY and as DD/MM/YYYY; pass date_format='%m/%d/%Y' or '%d/%m/%Y'"
-        )
-    if complete:
-        return parsed[complete[0]].alias(header)
-    none = text.filter(present & parsed.select(pl.all_horizontal(pl.all().is_null())).to_series())
-    if none.len():
-        raise DataError(
-            f"{name}: column '{header}' has an unparseable date '{none[0]}' "
-            "(expected YYYY-MM-DD or MM/DD/YYYY, or pass date_format)"
-        )
-    raise DataError(f"{name}: column '{header}' mixes date formats; pass date_format")
+def select_assets(available: Sequence[str], assets: Sequence[str] | None, name: str) -> None:
+    """Refuse an asset of ``assets`` that is not in ``available``, listing what is."""
+    if assets is None:
+        return
+    if isinstance(assets, str):
+        raise ParameterError(f"assets must be a list of names, got the string {assets!r}")
+    known = set(available)
+    for asset in assets:
+        if asset not in known:
+            listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} assets"
+            raise DataError(f"{name}: unknown asset '{asset}' (available: {listed})")
 
 
-def _parse_numbers(column: pl.Series, name: str) -> pl.Series:
-    if column.dtype != pl.String:
-        return column
-    text = column.str.strip_chars()
-    text = pl.select(
-        pl.when(text.str.contains(_THOUSANDS)).then(text.str.replace_all(",", "")).otherwise(text)
-    ).to_series()
-    values = text.cast(pl.Float64, strict=False)
-    bad = column.filter(text.is_not_null() & (text != "") & values.is_null())
-    if bad.len():
-        raise DataError(f"{name}: column '{column.name}' has a non-numeric value '{bad[0]}'")
-    return values.alias(column.name)
+def _in_window(start: dt.date | None, end: dt.date | None, col: str = "date") -> pl.Expr:
+    day = pl.col(col).cast(pl.Date)
+    keep = pl.lit(True)
+    if start is not None:
+        keep = keep & (day >= start)
+    if end is not None:
+        keep = keep & (day <= end)
+    return keep
+
+
+def _fill_snapshot(frame: pl.DataFrame) -> pl.DataFrame:
+    """A market cap given on one row of an asset (a snapshot) copied to its other rows."""
+    if "market_cap" not in frame.columns:
+        return frame
+    cap = pl.col("market_cap")
+    one = (cap.drop_nulls().n_unique() == 1).over("asset")
+    return frame.with_columns(pl.when(one).then(cap.drop_nulls().first().over("asset")).otherwise(cap).alias("market_cap"))
+
+
+def read_sector_file(path: str | Path, *, decimal: str | None = None) -> pl.DataFrame:
+    """Static attributes per asset: ``asset``, ``sector`` and optionally ``market_cap``.
+
+    The file has an asset column (``asset``, ``ticker``, ``symbol``), a sector column
+    (``sector``, ``gics sector``) and optionally a market-cap snapshot (``market cap``,
+    ``mktcap``); other columns are ignored.
+
+    Raises
+    ------
+    DataError
+        No asset or sector column, an asset listed twice, or a bad market cap.
+    """
+    table = read_table(path, aliases=HEADER_ALIASES["asset"])
+    raw, name = table.frame, table.name
+    headers = _match_headers(raw.columns, name)
+    for col in ("asset", "sector"):
+        if col not in headers:
+            looked = ", ".join(HEADER_ALIASES[col])
+            raise DataError(f"{name}: missing column '{col}' (looked for headers: {looked})")
+    out = pl.DataFrame([
+        raw[headers["asset"]].cast(pl.String).str.strip_chars().alias("asset"),
+        raw[headers["sector"]].cast(pl.String).str.strip_chars().alias("sector"),
+        *([parse_numbers(raw[headers["market_cap"]], name, decimal=decimal, separator=table.separator)
+           .cast(pl.Float64).alias("market_cap")] if "market_cap" in headers else []),
+    ])
+    dup = out.filter(pl.col("asset").is_duplicated())
+    if dup.height:
+        raise DataError(f"{name}: asset '{dup['asset'][0]}' is listed twice; give one row per asset")
+    if "market_cap" in out.columns:
+        bad = out.filter(~(pl.col("market_cap").is_finite() & (pl.col("market_cap") > 0)).fill_null(True))
+        if bad.height:
+            raise DataError(f"{name}: column 'market_cap' is not a positive number for asset '{bad['asset'][0]}'")
+    return out
+
+
+def _join_sectors(frame: pl.DataFrame, sectors: str | Path, name: str, decimal: str | None) -> pl.DataFrame:
+    attributes = read_sector_file(sectors, decimal=decimal)
+    twice = [c for c in attributes.columns if c != "asset" and c in frame.columns]
+    if twice:
+        raise DataError(f"{name}: column '{twice[0]}' is in the file and in the sector file {sectors}; keep one")
+    return frame.join(attributes, on="asset", how="left")
 
 
 def read_panel_file(
-    path: str | Path, *, date_format: str | None = None, layout: str = "auto"
+    path: str | Path,
+    *,
+    date_format: str | None = None,
+    layout: str = "auto",
+    decimal: str | None = None,
+    sectors: str | Path | None = None,
+    assets: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    columns: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Read a daily price panel from a CSV or parquet file (layouts and quirks: module doc).
 
     Parameters
     ----------
     path
-        ``.csv`` (or ``.txt``) or ``.parquet`` (or ``.pq``) file.
+        ``.csv`` (or ``.txt``, ``.csv.gz``) or ``.parquet`` (or ``.pq``) file.
     date_format
         A ``strftime`` format forcing how text dates are read, e.g. ``"%d.%m.%Y"``.
     layout
         ``"auto"`` (from the headers, see the module doc), ``"long"`` (an asset column, or
         a single asset) or ``"wide"`` (every column but the date is an asset's close).
+    decimal
+        ``"."`` or ``","`` forces the decimal mark; None detects it
+        (:func:`~volbook.data.tables.parse_numbers`).
+    sectors
+        A sector file (:func:`read_sector_file`) joined on the asset.
+    assets
+        Keep these assets only (None: all); an unknown one is an error.
+    start, end
+        Keep these dates only (inclusive).
+    columns
+        Columns the run needs (:func:`~volbook.data.schema.validate_panel`); None: all.
 
     Returns
     -------
@@ -202,45 +221,69 @@ def read_panel_file(
     Raises
     ------
     ParameterError
-        An unknown ``layout``.
+        An unknown ``layout`` or ``decimal``.
     DataError
         One line naming the file and the problem: unreadable file, missing date or close
         column, unparseable or ambiguous dates, non-numeric prices, duplicate or unsorted
-        dates, missing, NaN, infinite, zero or negative prices (or raw close).
+        dates, missing, NaN, infinite, zero or negative prices (or raw close), an unknown
+        asset, no rows between ``start`` and ``end``.
     """
     if layout not in LAYOUTS:
         raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    path = Path(path)
-    name = str(path)
-    raw = _read(path, name)
-    dates = [h for h in raw.columns if _normalize(h) in HEADER_ALIASES["date"]]
+    table = read_table(path, aliases=HEADER_ALIASES["date"])
+    raw, name, sep = table.frame, table.name, table.separator
+    stem = Path(name).name.split(".")[0]
+    dates = [h for h in raw.columns if normalize(h) in HEADER_ALIASES["date"]]
     headers = _match_headers(dates if layout == "wide" else raw.columns, name)
     if "date" not in headers:
         looked = ", ".join(HEADER_ALIASES["date"])
         raise DataError(f"{name}: missing column 'date' (looked for headers: {looked})")
-    date_col = _parse_dates(raw[headers["date"]], name, date_format).alias("date")
 
     if layout == "wide" or (layout == "auto" and _is_wide(raw.columns, headers)):
-        prices = [_parse_numbers(raw[c], name) for c in raw.columns if c != headers["date"]]
-        return unpivot_wide(pl.DataFrame([date_col, *prices]), name=name)
-
-    if "close" not in headers:
-        hint = ""
-        if layout == "auto" and "asset" not in headers:  # maybe a wide file with a ticker like LOW
-            field = next(h for col, h in headers.items() if col != "date")
-            hint = f"; if '{field}' is an asset, pass layout=\"wide\""
-        raise DataError(f"{name}: {_NO_CLOSE}{hint}")
-    columns = {col: raw[h] for col, h in headers.items() if col not in ("date", "asset", "sector")}
-    # an unadjusted close besides an adjusted one puts open/high/low on the adjusted basis
-    raw_close = next((h for h in raw.columns if _normalize(h) == "close" and h != headers["close"]), None)
-    asset = raw[headers["asset"]] if "asset" in headers else pl.Series([path.stem] * raw.height)
-    frame = pl.DataFrame(
-        [
-            date_col,
-            asset.alias("asset"),
-            *(_parse_numbers(series, name).alias(col) for col, series in columns.items()),
-            *([raw[headers["sector"]].alias("sector")] if "sector" in headers else []),
-            *([_parse_numbers(raw[raw_close], name).alias("raw_close")] if raw_close else []),
-        ]
-    )
-    return validate_panel(adjust_ohlc(frame, "raw_close", name=name, header=raw_close), name=name)
+        names = [c for c in raw.columns if c != headers["date"]]
+        select_assets(names, assets, name)
+        keep = names if assets is None else list(dict.fromkeys(assets))
+        wide = raw.select(headers["date"], *keep)
+        wide = wide.with_columns(parse_dates(wide[headers["date"]], name, date_format)).rename(
+            {headers["date"]: "date"}).filter(_in_window(start, end))
+        decimal = detect_decimal(table, keep, decimal)
+        prices = [parse_numbers(wide[c], name, decimal=decimal, separator=sep) for c in keep]
+        frame = wide_to_long(pl.DataFrame([wide["date"], *prices]), name=name) if wide.height else None
+    else:
+        if "close" not in headers:
+            hint = ""
+            if layout == "auto" and "asset" not in headers:  # maybe a wide file with a ticker like LOW
+                field = next(h for col, h in headers.items() if col != "date")
+                hint = f"; if '{field}' is an asset, pass layout=\"wide\""
+            raise DataError(f"{name}: {_NO_CLOSE}{hint}")
+        # an unadjusted close besides an adjusted one puts open/high/low on the adjusted basis
+        raw_close = next((h for h in raw.columns if normalize(h) == "close" and h != headers["close"]), None)
+        if "asset" in headers:
+            asset = raw[headers["asset"]].cast(pl.String).str.strip_chars()
+        else:
+            asset = pl.Series([stem] * raw.height, dtype=pl.String)
+        select_assets(asset.unique().drop_nulls().to_list(), assets, name)
+        text = raw.with_columns(asset.alias("__asset"))
+        if assets is not None:
+            text = text.filter(pl.col("__asset").is_in(list(assets)))
+        text = text.with_columns(parse_dates(text[headers["date"]], name, date_format).alias("__date"))
+        text = text.filter(_in_window(start, end, "__date"))
+        numbers = {col: h for col, h in headers.items() if col not in ("date", "asset", "sector")}
+        decimal = detect_decimal(table, [*numbers.values(), *([raw_close] if raw_close else [])], decimal)
+        frame = pl.DataFrame(
+            [
+                text["__date"].alias("date"),
+                text["__asset"].alias("asset"),
+                *(parse_numbers(text[h], name, decimal=decimal, separator=sep).alias(col) for col, h in numbers.items()),
+                *([text[headers["sector"]].str.strip_chars().alias("sector")] if "sector" in headers else []),
+                *([parse_numbers(text[raw_close], name, decimal=decimal, separator=sep).alias("raw_close")]
+                  if raw_close else []),
+            ]
+        ) if text.height else None
+        if frame is not None:
+            frame = adjust_ohlc(frame, "raw_close", name=name, header=raw_close)
+    if frame is None or frame.height == 0:
+        raise DataError(f"{name}: no rows from {start or 'the start'} to {end or 'the end'}")
+    if sectors is not None:
+        frame = _join_sectors(frame, sectors, name, decimal)
+    return validate_panel(_fill_snapshot(frame), name=name, columns=columns)
