@@ -119,6 +119,15 @@ class Fitted(ABC):
         """Turn one-step forecasts into h-step sums; flat by default."""
         return s2_next[:, None] * horizons[None, :]
 
+    def states(self, new: History) -> dict[str, np.ndarray]:
+        """Named per-origin states (a gate alpha_t, filtered regime probabilities ...).
+
+        Each array has ``len(new) + 1`` elements; element j is the state at origin ``t0 + j``
+        from the training data and ``new[:j]`` only, like :meth:`one_step`. Collected by
+        ``walk_forward(..., states=True)``; models without states return ``{}``.
+        """
+        return {}
+
 
 class Forecaster(ABC):
     """A volatility model specification: ``fit(history up to t) -> Fitted``."""
