@@ -37,10 +37,14 @@ from tqdm.auto import tqdm
 
 from volbook.errors import DataError, ParameterError
 from volbook.history import History
-from volbook.models.base import Forecaster, check_horizons
+from volbook.models.base import Forecaster, check_history, check_horizons
 from volbook.timing import refit_origins
 
 __all__ = ["WalkForward", "walk_forward", "training_window"]
+
+
+def _no_states() -> pl.DataFrame:
+    return pl.DataFrame(schema={"date": pl.Int64, "model": pl.String, "name": pl.String, "value": pl.Float64})
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,7 @@ class WalkForward:
 
     forecasts: pl.DataFrame
     params: pl.DataFrame
-    states: pl.DataFrame = field(default_factory=lambda: _no_states())  # noqa: PLW0108
-
-
-def _no_states() -> pl.DataFrame:
-    return pl.DataFrame(schema={"date": pl.Int64, "model": pl.String, "name": pl.String, "value": pl.Float64})
+    states: pl.DataFrame = field(default_factory=_no_states)
 
 
 def training_window(origin: int, window: int | None) -> slice:
@@ -128,12 +128,7 @@ def _frame_columns(
         label = np.arange(n) if dates is None else np.asarray(dates)
         if label.size != n:
             raise DataError(f"{model.name}: {label.size} dates for {n} returns")
-    for c, values in columns.items():
-        bad = ~np.isfinite(values)
-        if bad.any():
-            what = "returns contain" if c == "ret" else f"column {c!r} contains"
-            where = int(np.argmax(bad))
-            raise DataError(f"{model.name}: {what} NaN or inf at position {where} ({label[where]})")
+    check_history(History(columns, label), model.inputs, name=model.name)
     return columns, label
 
 

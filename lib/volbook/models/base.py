@@ -72,8 +72,8 @@ def check_history(
         bad = ~np.isfinite(values)
         if bad.any():
             where = int(np.argmax(bad))
-            label = "returns" if col == "ret" else f"column {col!r}"
-            raise DataError(f"{name}: {label} contain NaN or inf at position {where} ({hist.dates[where]})")
+            what = "returns contain" if col == "ret" else f"column {col!r} contains"
+            raise DataError(f"{name}: {what} NaN or inf at position {where} ({hist.dates[where]})")
     return hist
 
 
