@@ -11,7 +11,9 @@ Estimation: ordinary least squares with a constant (statsmodels ``OLS``), on the
 rows that :meth:`History.training_rows <volbook.history.History.training_rows>` hands out
 (s + h <= t at origin t) and whose regressors are complete (s >= L_max - 1). The coefficient
 standard errors reported in ``params`` (``se_*``) and :meth:`summary` are White's HC3
-heteroskedasticity-robust ones; the coefficients themselves are plain OLS.
+heteroskedasticity-robust ones; the coefficients themselves are plain OLS. Level forecasts
+are not constrained to be positive (a large negative coefficient can make one negative);
+the log variant's are positive by construction.
 
 Variants:
 
