@@ -1,7 +1,8 @@
 """The perturbation test, written once and applied to every registered forecaster.
 
 At origin t a forecast may use the rows of the daily frame up to t only: change every value
-of every column after t, recompute, and every forecast at origins <= t must be identical.
+of every column after t, recompute, and every forecast at origins <= t must be identical
+(and every per-origin state a model reports, such as a gate alpha_t or a regime probability).
 
 There are no blind spots to hide in: the test runs at three origins t, each a different
 place in the engine's schedule (a refit origin inside a chunk, an origin between two refits,
@@ -46,9 +47,14 @@ def schedule(model: Forecaster) -> tuple[int, int, dict[str, int]]:
 
 
 def forecasts(model: Forecaster, frame: pl.DataFrame, window: int) -> np.ndarray:
-    """Forecasts by origin (rows, from the first origin on) and horizon (columns)."""
-    wf = walk_forward(model, frame, horizons=HORIZONS, window=window, refit_every=REFIT, chunk_size=CHUNK, n_jobs=1)
-    return wf.forecasts.sort("date", "horizon")["forecast"].to_numpy().reshape(-1, len(HORIZONS))
+    """Forecasts by origin (rows, from the first origin on): horizons, then the model's states."""
+    wf = walk_forward(model, frame, horizons=HORIZONS, window=window, refit_every=REFIT, chunk_size=CHUNK,
+                      n_jobs=1, states=True)
+    values = wf.forecasts.sort("date", "horizon")["forecast"].to_numpy().reshape(-1, len(HORIZONS))
+    if wf.states.height:
+        states = wf.states.pivot(on="name", index="date", values="value").sort("date").drop("date")
+        values = np.column_stack([values, states.to_numpy()])
+    return values
 
 
 def assert_no_lookahead(model: Forecaster, seeds=SEEDS) -> None:

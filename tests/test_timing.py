@@ -1,4 +1,5 @@
 import numpy as np
+import polars as pl
 import pytest
 
 from volbook.errors import ParameterError
@@ -7,6 +8,7 @@ from volbook.timing import (
     forward_sum,
     forward_variance,
     refit_origins,
+    targets_frame,
     usable_training_end,
 )
 
@@ -49,3 +51,14 @@ def test_refit_schedule_and_usable_rows():
 
 def test_annualized_vol():
     assert annualized_vol(np.array([0.0001 * 5]), 5)[0] == pytest.approx(0.01 * np.sqrt(252))
+
+
+def test_targets_frame_of_returns_and_of_a_realized_measure():
+    r = np.random.default_rng(3).standard_normal(12)
+    rv = np.arange(1.0, 13.0)
+    of_returns = targets_frame(np.arange(12), r, [1, 3])
+    assert of_returns.filter(pl.col("horizon") == 3)["target"].to_list() == pytest.approx(
+        [sum(r[t + 1 : t + 4] ** 2) for t in range(9)], rel=1e-12)
+    of_rv = targets_frame(np.arange(12), rv, [2], square=False)
+    assert of_rv["date"].to_list() == list(range(10))
+    assert of_rv["target"].to_list() == [rv[t + 1] + rv[t + 2] for t in range(10)]

@@ -127,7 +127,7 @@ def test_bad_frames_are_refused_in_one_line():
     with pytest.raises(DataError, match="pass a frame with them, not an array"):
         walk_forward(_Columns(["rv"]), frame["ret"].to_numpy())
     holed = frame.with_columns(rv=pl.when(pl.int_range(80) == 33).then(float("nan")).otherwise("rv"))
-    with pytest.raises(DataError, match=r"column 'rv' contains NaN or inf at position 33 \(2001-02-15\)"):
+    with pytest.raises(DataError, match=r"column .rv. contains NaN or inf at position 33 \(2001-02-15\)"):
         walk_forward(_Columns(["rv"]), holed)
     walk_forward(_Columns(["ret"]), holed)  # a hole in a column the model does not read is no concern
     with pytest.raises(DataError, match="strictly increasing"):
@@ -152,3 +152,34 @@ def test_the_default_starts_no_process_pool_so_a_script_needs_no_main_guard(tmp_
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["281"]
+
+
+class _WithStates(Fitted):
+    params = {}
+
+    def __init__(self, last):
+        self.last = last
+
+    def one_step(self, new):
+        return np.ones(len(new) + 1)
+
+    def states(self, new):
+        return {"last_ret": np.concatenate([[self.last], new["ret"]]), "origin_count": np.arange(len(new) + 1.0)}
+
+
+class _StateModel(Forecaster):
+    name, min_obs = "stateful", 10
+
+    def fit(self, history, *, start=None):
+        return _WithStates(check_history(history, self.inputs, name=self.name)["ret"][-1])
+
+
+def test_states_are_collected_by_origin(returns):
+    wf = walk_forward(_StateModel(), returns[:100], first_origin=49, refit_every=20, chunk_size=2, states=True)
+    assert wf.states.columns == ["date", "model", "name", "value"]
+    last = wf.states.filter(pl.col("name") == "last_ret")
+    np.testing.assert_array_equal(last["date"], np.arange(49, 100))
+    np.testing.assert_array_equal(last["value"], returns[49:100])  # the state at t is r_t
+    counts = wf.states.filter(pl.col("name") == "origin_count")["value"].to_numpy()
+    np.testing.assert_array_equal(counts, np.arange(51) % 20)  # resets at each refit
+    assert walk_forward(_StateModel(), returns[:100], first_origin=49).states.height == 0

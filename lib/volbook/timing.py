@@ -31,7 +31,8 @@ Layout
 Re-estimation
     A model refit every k days uses, at origin t, parameters estimated on data fully known
     at t. A training row (s, target over s+1..s+h) is usable at origin t only if s+h <= t
-    (:func:`usable_training_end`). Rolling windows of fits on returns end at t.
+    (:func:`usable_training_end`); models get their targets only from
+    :meth:`volbook.history.History.training_rows`, which enforces it. Training windows end at t.
 
 Backtests
     The weight held over day t+1 is decided at the close of t from the forecast made at
@@ -105,16 +106,20 @@ def forward_sum(values: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def targets_frame(dates: Sequence | pl.Series, returns: np.ndarray, horizons: Sequence[int]) -> pl.DataFrame:
+def targets_frame(
+    dates: Sequence | pl.Series, values: np.ndarray, horizons: Sequence[int], *, square: bool = True
+) -> pl.DataFrame:
     """Targets in the book's layout: ``date`` (origin t), ``horizon``, ``target`` = RV_{t,h}.
 
-    Origins whose window t+1..t+h runs past the sample are dropped.
+    ``values`` are daily returns, squared before summing (``square=True``, the default), or
+    any per-day variance proxy summed as it is (``square=False``: a realized measure ``rv``,
+    the target of models fitted on that column). Origins whose window t+1..t+h runs past the
+    sample are dropped.
     """
     hs = _check_horizons(horizons)
     d = pl.Series("date", dates) if not isinstance(dates, pl.Series) else dates.alias("date")
-    frames = [
-        pl.DataFrame({"date": d, "horizon": h, "target": forward_variance(returns, h)}) for h in hs
-    ]
+    per_day = np.asarray(values, dtype=float) ** 2 if square else np.asarray(values, dtype=float)
+    frames = [pl.DataFrame({"date": d, "horizon": h, "target": forward_sum(per_day, h)}) for h in hs]
     return pl.concat(frames).with_columns(pl.col("horizon").cast(pl.Int64)).drop_nans("target")
 
 

@@ -29,7 +29,7 @@ import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -37,10 +37,14 @@ from tqdm.auto import tqdm
 
 from volbook.errors import DataError, ParameterError
 from volbook.history import History
-from volbook.models.base import Forecaster, check_horizons
+from volbook.models.base import Forecaster, check_history, check_horizons
 from volbook.timing import refit_origins
 
 __all__ = ["WalkForward", "walk_forward", "training_window"]
+
+
+def _no_states() -> pl.DataFrame:
+    return pl.DataFrame(schema={"date": pl.Int64, "model": pl.String, "name": pl.String, "value": pl.Float64})
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,15 @@ class WalkForward:
         over t+1..t+h, daily decimal units).
     params
         One row per refit: ``date`` (origin of the fit), ``model`` and one column per parameter.
+    states
+        With ``walk_forward(..., states=True)``: long frame ``date`` (origin), ``model``,
+        ``name``, ``value`` of the model's per-origin states (:meth:`Fitted.states
+        <volbook.models.base.Fitted.states>`); otherwise empty.
     """
 
     forecasts: pl.DataFrame
     params: pl.DataFrame
+    states: pl.DataFrame = field(default_factory=_no_states)
 
 
 def training_window(origin: int, window: int | None) -> slice:
@@ -75,10 +84,12 @@ def _run_chunk(
     ends: np.ndarray,
     window: int | None,
     horizons: np.ndarray,
-) -> tuple[np.ndarray, list[dict[str, float]]]:
+    with_states: bool = False,
+) -> tuple[np.ndarray, list[dict[str, float]], list[dict[str, np.ndarray]]]:
     """Refit at each ``starts[i]`` and forecast origins ``starts[i] .. ends[i]`` (inclusive)."""
     out = np.empty((int(ends[-1] - starts[0] + 1), horizons.size))
     params: list[dict[str, float]] = []
+    states: list[dict[str, np.ndarray]] = []
     fitted = None
     for t0, t1 in zip(starts, ends):
         train = training_window(t0, window)
@@ -87,7 +98,9 @@ def _run_chunk(
         new = History({c: v[later] for c, v in columns.items()}, dates[later], targets=False)
         out[t0 - starts[0] : t1 - starts[0] + 1] = fitted.forecast(horizons, new)
         params.append(dict(fitted.params))
-    return out, params
+        if with_states:
+            states.append({k: np.asarray(v, dtype=float) for k, v in fitted.states(new).items()})
+    return out, params, states
 
 
 def _frame_columns(
@@ -115,12 +128,7 @@ def _frame_columns(
         label = np.arange(n) if dates is None else np.asarray(dates)
         if label.size != n:
             raise DataError(f"{model.name}: {label.size} dates for {n} returns")
-    for c, values in columns.items():
-        bad = ~np.isfinite(values)
-        if bad.any():
-            what = "returns contain" if c == "ret" else f"column {c!r} contains"
-            where = int(np.argmax(bad))
-            raise DataError(f"{model.name}: {what} NaN or inf at position {where} ({label[where]})")
+    check_history(History(columns, label), model.inputs, name=model.name)
     return columns, label
 
 
@@ -136,6 +144,7 @@ def walk_forward(
     n_jobs: int | None = 1,
     chunk_size: int = 250,
     progress: bool | None = None,
+    states: bool = False,
 ) -> WalkForward:
     """Forecast the proxy summed over t+1..t+h at every origin t >= ``first_origin``.
 
@@ -169,6 +178,8 @@ def walk_forward(
         Refits per chunk (warm starts run within a chunk). Results depend on it; keep it fixed.
     progress
         Show a progress bar over chunks; ``None`` shows it only on an interactive terminal.
+    states
+        Also collect the model's per-origin states into ``WalkForward.states``.
     """
     hs = check_horizons(horizons)
     columns, label = _frame_columns(model, data, dates)
@@ -189,7 +200,7 @@ def walk_forward(
     starts = refit_origins(first, n - 1, refit_every)
     ends = np.append(starts[1:] - 1, n - 1)
     chunks = [slice(i, i + int(chunk_size)) for i in range(0, starts.size, int(chunk_size))]
-    jobs = [(model, columns, label, starts[c], ends[c], window, hs) for c in chunks]
+    jobs = [(model, columns, label, starts[c], ends[c], window, hs, states) for c in chunks]
     cores = (os.cpu_count() or 1) if n_jobs is None or int(n_jobs) == -1 else int(n_jobs)
     workers = min(cores, len(jobs))
     show = sys.stderr.isatty() if progress is None else progress
@@ -222,4 +233,12 @@ def walk_forward(
     params = pl.DataFrame({"date": label[starts], "model": model.name}).hstack(
         pl.DataFrame(param_rows) if param_rows and param_rows[0] else pl.DataFrame()
     )
-    return WalkForward(forecasts=forecasts, params=params)
+    if not states:
+        return WalkForward(forecasts=forecasts, params=params)
+    blocks = [
+        pl.DataFrame({"date": label[t0 : t1 + 1], "model": model.name, "name": k, "value": v})
+        for (t0, t1), block in zip(zip(starts, ends), (b for res in results for b in res[2]))
+        for k, v in block.items()
+    ]
+    state_frame = pl.concat(blocks) if blocks else _no_states()
+    return WalkForward(forecasts=forecasts, params=params, states=state_frame)

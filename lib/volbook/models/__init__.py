@@ -4,5 +4,6 @@ from volbook.models.base import Fitted, Forecaster, registered_forecasters
 from volbook.models.baselines import RollingWindow
 from volbook.models.ewma import EWMA
 from volbook.models.garch import GARCH
+from volbook.models.har import HAR
 
-__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH"]
+__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH", "HAR"]

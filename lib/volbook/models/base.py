@@ -72,8 +72,8 @@ def check_history(
         bad = ~np.isfinite(values)
         if bad.any():
             where = int(np.argmax(bad))
-            label = "returns" if col == "ret" else f"column {col!r}"
-            raise DataError(f"{name}: {label} contain NaN or inf at position {where} ({hist.dates[where]})")
+            what = "returns contain" if col == "ret" else f"column {col!r} contains"
+            raise DataError(f"{name}: {what} NaN or inf at position {where} ({hist.dates[where]})")
     return hist
 
 
@@ -118,6 +118,15 @@ class Fitted(ABC):
     def multi_step(self, s2_next: np.ndarray, horizons: np.ndarray) -> np.ndarray:
         """Turn one-step forecasts into h-step sums; flat by default."""
         return s2_next[:, None] * horizons[None, :]
+
+    def states(self, new: History) -> dict[str, np.ndarray]:
+        """Named per-origin states (a gate alpha_t, filtered regime probabilities ...).
+
+        Each array has ``len(new) + 1`` elements; element j is the state at origin ``t0 + j``
+        from the training data and ``new[:j]`` only, like :meth:`one_step`. Collected by
+        ``walk_forward(..., states=True)``; models without states return ``{}``.
+        """
+        return {}
 
 
 class Forecaster(ABC):
