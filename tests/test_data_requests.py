@@ -10,7 +10,6 @@ import re
 import warnings
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from volbook.data import load, load_asset

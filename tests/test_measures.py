@@ -6,14 +6,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from volbook.errors import DataError, ParameterError
+from volbook.bars import aggregate_bars as realized_variance_intraday
+from volbook.errors import DataError, DataWarning, ParameterError
 from volbook.measures import (
     bipower_variation,
     garman_klass,
     jump_variation,
     parkinson,
+    realized_kurtosis,
+    realized_quarticity,
     realized_variance,
-    realized_variance_intraday,
     rogers_satchell,
     yang_zhang,
 )
@@ -92,7 +94,7 @@ def test_constant_returns_full_and_half_day():
     full = _bars(dt.date(2024, 1, 2), np.full(78, c))
     half = _bars(dt.date(2024, 1, 3), np.full(42, -c), start_log_price=78 * c + 0.002)  # 09:30-13:00
     out = realized_variance_intraday(pl.concat([full, half]))
-    assert out.columns == ["date", "rv", "bv", "n_bars", "overnight_ret"]
+    assert out.columns == ["date", "close", "rv", "bv", "jv", "rq", "rkurt", "overnight_ret", "open_to_close", "n_bars"]
     assert out["date"].to_list() == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
     assert out["n_bars"].to_list() == [78, 42]
     # full day: sum of 78 c^2; half day: 42 c^2 scaled by 78/42 = 78 c^2
@@ -101,6 +103,11 @@ def test_constant_returns_full_and_half_day():
                                rtol=1e-9)
     assert out["overnight_ret"][0] is None
     assert out["overnight_ret"][1] == pytest.approx(0.002, rel=1e-9)
+    np.testing.assert_allclose(out["open_to_close"], [78 * c, -42 * c], rtol=1e-9)
+    np.testing.assert_allclose(out["close"], np.exp([78 * c, 78 * c + 0.002 - 42 * c]), rtol=1e-12)
+    # quarticity: (N/3)(N/n) sum r^4; kurtosis n sum r^4 / (sum r^2)^2 = 1 for equal |r|
+    np.testing.assert_allclose(out["rq"], [78 / 3 * 78 * c**4, 78 / 3 * 78 / 42 * 42 * c**4], rtol=1e-9)
+    np.testing.assert_allclose(out["rkurt"], [1.0, 1.0], rtol=1e-9)
     plain = realized_variance_intraday(pl.concat([full, half]), scale_short_days=False)
     np.testing.assert_allclose(plain["rv"], [78 * c**2, 42 * c**2], rtol=1e-9)
     np.testing.assert_allclose(plain["bv"], [math.pi / 2 * 78 * c**2, math.pi / 2 * 42 * c**2], rtol=1e-9)
@@ -129,9 +136,9 @@ def test_utc_and_exchange_timestamps_agree_across_dst():
     assert utc["timestamp"][0].hour == 14 and utc.filter(pl.col("timestamp").dt.month() == 7)["timestamp"][0].hour == 13
     assert realized_variance_intraday(utc).equals(local)
     assert local["n_bars"].to_list() == [78] * 4
-    # naive UTC timestamps read as exchange time are wrong: the session filter cuts the day
-    wrong = realized_variance_intraday(utc.with_columns(pl.col("timestamp").dt.replace_time_zone(None)))
-    assert wrong["n_bars"].to_list() != [78] * 4
+    # naive UTC timestamps read as exchange time are refused (the session would start at 14:30)
+    with pytest.raises(DataError, match="timestamps_tz='UTC'"):
+        realized_variance_intraday(utc.with_columns(pl.col("timestamp").dt.replace_time_zone(None)))
 
 
 def test_start_and_end_labels_agree():
@@ -153,7 +160,8 @@ def test_missing_bar_and_multi_asset():
     assert got["rv"].item() == pytest.approx(78 / 77 * np.sum(merged**2), rel=1e-9)
     both = pl.concat([a.with_columns(asset=pl.lit("A")), gap.with_columns(asset=pl.lit("B"))])
     out = realized_variance_intraday(both.sample(fraction=1.0, shuffle=True, seed=1))
-    assert out.columns == ["date", "asset", "rv", "bv", "n_bars", "overnight_ret"]
+    assert out.columns == ["date", "asset", "close", "rv", "bv", "jv", "rq", "rkurt", "overnight_ret",
+                           "open_to_close", "n_bars"]
     assert out["rv"].to_list() == pytest.approx([np.sum(r**2), got["rv"].item()], rel=1e-9)
     assert out["overnight_ret"].null_count() == 2  # no overnight return across assets
 
@@ -164,20 +172,86 @@ def test_bars_shorter_than_full_day_bars_are_refused():
     r = 0.001 * rng.standard_normal(390)
     bars = _bars(dt.date(2024, 1, 2), r, step=one_minute)  # a full day of 1-minute bars
     # the default N = 78 would scale the sum of 390 squares by 78/390
-    with pytest.raises(DataError, match=r"^bars: 2024-01-02 has 390 returns, more than full_day_bars; set full_day_bars"):
+    hint = r"^bars: bars come every 1min but full_day_bars=78 means 5min bars in the session; set full_day_bars=390$"
+    with pytest.raises(DataError, match=hint):
         realized_variance_intraday(bars)
-    with pytest.raises(DataError, match=r"asset 'B' on 2024-01-02 has 390 returns"):
+    with pytest.raises(DataError, match=hint):
         realized_variance_intraday(pl.concat([_bars(dt.date(2024, 1, 2), r[:78]).with_columns(asset=pl.lit("A")),
                                               bars.with_columns(asset=pl.lit("B"))]))
     out = realized_variance_intraday(bars, full_day_bars=390)
     assert out["n_bars"].item() == 390
     assert out["rv"].item() == pytest.approx(np.sum(r**2), rel=1e-9)
-    # a short day of 1-minute bars has fewer than 78 returns but is off the 5-minute grid
-    with pytest.raises(DataError, match=r"^bars: 2024-01-02 09:31:00-05:00 is off the grid of bar ends every 0:05:00 from 09:30:00"):
+    # a short day of 1-minute bars has fewer than 78 returns, but its spacing still tells
+    with pytest.raises(DataError, match=hint):
         realized_variance_intraday(bars.head(60))
-    # 5-minute bars stamped one minute late are off the grid too
-    with pytest.raises(DataError, match="off the grid"):
-        realized_variance_intraday(_bars(dt.date(2024, 1, 2), r[:70], first=dt.time(9, 31)))
+
+
+def test_labels_inside_the_bar_are_named_with_the_fix():
+    """Bars stamped a minute after their start: the offset, not full_day_bars, is the problem."""
+    rng = np.random.default_rng(7)
+    days = [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    exact = pl.concat([_bars(d, 0.001 * rng.standard_normal(78), start_log_price=0.01 * i) for i, d in enumerate(days)])
+    base = realized_variance_intraday(exact)
+    # the vendor stamps the 09:30-09:35 bar (closing price at 09:35) at 09:31, and there is no 09:30 print
+    late = exact.filter(pl.col("timestamp").dt.time() > dt.time(9, 30)).with_columns(
+        pl.col("timestamp") - dt.timedelta(minutes=4))
+    message = (r"^bars: every label sits 1min after a 5min bar boundary from 09:30 \(e\.g\. 2024-01-02 09:31:00\), "
+               r"so the labels are neither bar starts nor bar ends; if they sit at a fixed point inside each bar, "
+               r"pass bar_label='start', label_offset='1min'$")
+    for label in ("end", "start"):
+        with pytest.raises(DataError, match=message):
+            realized_variance_intraday(late, bar_label=label)
+    fixed = realized_variance_intraday(late, bar_label="start", label_offset="1min")
+    assert fixed["n_bars"].to_list() == [77, 77]  # no open print: the first interval is missing
+    both = base.join(fixed, on="date", suffix="_late")
+    assert (both["close"] == both["close_late"]).all()
+    # stamped at the last trade, 2 seconds before the bar's end
+    early = exact.with_columns(pl.col("timestamp") - dt.timedelta(seconds=2))
+    with pytest.raises(DataError, match=r"every label sits 4min58s after .* pass bar_label='end', label_offset='-2s'$"):
+        realized_variance_intraday(early)
+    assert realized_variance_intraday(early, label_offset=-2).equals(base)
+    assert realized_variance_intraday(early, bar_label="start", label_offset="4min58s").equals(base)
+    assert realized_variance_intraday(early, label_offset=dt.timedelta(seconds=-2)).equals(base)
+    # labels at varying points of the bar: not regular bars
+    jitter = exact.with_columns(pl.col("timestamp") + pl.duration(seconds=pl.int_range(pl.len()) % 7 + 1))
+    with pytest.raises(DataError, match=r"bar ends fall off the 5min grid from 09:30 at varying points .* resample"):
+        realized_variance_intraday(jitter)
+    with pytest.raises(ParameterError, match=r"label_offset: 'soon' is not a duration"):
+        realized_variance_intraday(exact, label_offset="soon")
+    with pytest.raises(ParameterError, match=r"label_offset must be shorter than a bar"):
+        realized_variance_intraday(exact, label_offset="5min")
+
+
+def test_utc_read_as_exchange_time_is_refused_with_the_fix():
+    rng = np.random.default_rng(8)
+    days = [dt.date(2024, 1, 16), dt.date(2024, 1, 17), dt.date(2024, 7, 9)]
+    bars = pl.concat([_bars(d, 0.001 * rng.standard_normal(78), start_log_price=0.01 * i) for i, d in enumerate(days)])
+    naive_utc = bars.with_columns(pl.col("timestamp").dt.replace_time_zone("America/New_York")
+                                  .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    with pytest.raises(DataError, match=r"^bars: on most days the first bar inside the session 09:30-16:00 ends at "
+                       r"14:30 \(America/New_York\), 5:00:00 after the open: the timestamps are probably in another "
+                       r"time zone; pass timestamps_tz='UTC'"):
+        realized_variance_intraday(naive_utc)
+    assert realized_variance_intraday(naive_utc, timestamps_tz="UTC").equals(realized_variance_intraday(bars))
+    with pytest.raises(ParameterError, match=r"unknown time zone 'Mars/Olympus'"):
+        realized_variance_intraday(bars, timestamps_tz="Mars/Olympus")
+
+
+def test_open_column_gives_the_first_interval():
+    """OHLC bars labelled at their start: the first bar's open is the 09:30 price."""
+    rng = np.random.default_rng(9)
+    r = 0.001 * rng.standard_normal(78)
+    end_labelled = _bars(dt.date(2024, 3, 1), r)  # 79 prices 09:30 .. 16:00
+    prices = end_labelled["price"].to_numpy()
+    ohlc = pl.DataFrame({"timestamp": end_labelled["timestamp"][:-1], "open": prices[:-1], "price": prices[1:]})
+    with_open = realized_variance_intraday(ohlc, bar_label="start")
+    assert with_open["n_bars"].item() == 78
+    for col in ("rv", "bv", "rq", "rkurt", "open_to_close", "close"):
+        assert with_open[col].item() == pytest.approx(realized_variance_intraday(end_labelled)[col].item(), rel=1e-12)
+    # without the open, start labels read as end labels stop one bar short of the close: warned
+    with pytest.warns(DataWarning, match=r"no day has a bar ending at the session close 16:00, most end at 15:55: "
+                      r"if the file labels bars at their start, pass bar_label='start'"):
+        realized_variance_intraday(ohlc.drop("open"))
 
 
 def test_jump_variation_closed_form():
@@ -207,6 +281,15 @@ def test_expressions_in_a_group_by():
     assert out["rv4"].to_list() == pytest.approx([4 / 3 * 0.14, 4 * 0.25])
     assert out["bv"][0] == pytest.approx(math.pi / 2 * 4 / 2 * (0.02 + 0.06))
     assert out["bv"][1] is None  # one return: no bipower variation
+    more = frame.group_by("day", maintain_order=True).agg(
+        rq=realized_quarticity(pl.col("r"), None), rq4=realized_quarticity(pl.col("r"), 4),
+        rk=realized_kurtosis(pl.col("r")))
+    fourth = 0.1**4 + 0.2**4 + 0.3**4
+    assert more["rq"].to_list() == pytest.approx([3 / 3 * fourth, 1 / 3 * 0.5**4])
+    assert more["rq4"].to_list() == pytest.approx([4 / 3 * 4 / 3 * fourth, 4 / 3 * 4 * 0.5**4])
+    assert more["rk"].to_list() == pytest.approx([3 * fourth / 0.14**2, 1.0])
+    flat = pl.DataFrame({"r": [0.0, 0.0]}).select(realized_kurtosis(pl.col("r")))
+    assert flat.item() is None  # no movement: kurtosis undefined
 
 
 def test_intraday_input_errors():
@@ -224,6 +307,11 @@ def test_intraday_input_errors():
         realized_variance_intraday(bars, bar_label="middle")
     with pytest.raises(ParameterError, match="session must be"):
         realized_variance_intraday(bars, session=(dt.time(16), dt.time(9)))
+    with pytest.raises(ParameterError, match="session must be"):
+        realized_variance_intraday(bars, session=("9:30", "16:00"))
+    assert realized_variance_intraday(bars, session=("09:30", "16:00")).equals(realized_variance_intraday(bars))
+    with pytest.raises(ParameterError, match="full_day_bars must be a positive integer"):
+        realized_variance_intraday(bars, full_day_bars=0)
 
 
 # ---------------------------------------------------------------- simulated Brownian paths
@@ -278,3 +366,68 @@ def test_intraday_measures_are_unbiased_on_brownian_paths(brownian_days):
     assert out["rv"].mean() == pytest.approx(var, rel=0.05)
     assert out["bv"].mean() == pytest.approx(var, rel=0.05)
     assert out["overnight_ret"].var() == pytest.approx(var_o, rel=0.1)
+
+
+# ---------------------------------------------------------------- simulated intraday paths, known truth
+
+
+def _subsample(bars: pl.DataFrame, fine: int, n: int) -> pl.DataFrame:
+    """Every (fine / n)-th observation of each day's fine + 1 observations: n-bar data."""
+    return bars.filter((pl.int_range(pl.len()) % (fine + 1)) % (fine // n) == 0)
+
+
+@pytest.fixture(scope="module")
+def no_jumps():
+    from volbook.data.synthetic_intraday import simulate_intraday
+
+    return simulate_intraday(400, 1, bars_per_day=390, steps_per_bar=12)
+
+
+@pytest.fixture(scope="module")
+def with_jumps():
+    from volbook.data.synthetic_intraday import simulate_intraday
+
+    return simulate_intraday(400, 2, bars_per_day=390, steps_per_bar=12, jump_intensity=0.5, jump_vol=0.01)
+
+
+def _measures(sim, n: int) -> pl.DataFrame:
+    out = realized_variance_intraday(_subsample(sim.bars, 390, n), full_day_bars=n)
+    assert (out["n_bars"] == n).all()
+    return out.join(sim.truth, on="date", suffix="_true")
+
+
+def _mean_rel_error(frame: pl.DataFrame, est: str, true: str) -> float:
+    return float(((frame[est] - frame[true]).abs() / frame[true]).mean())
+
+
+def test_measures_converge_to_the_integrated_variance(no_jumps):
+    frames = {n: _measures(no_jumps, n) for n in (13, 78, 390)}
+    for n, f in frames.items():
+        # Barndorff-Nielsen & Shephard: (RV - IV) / sqrt(2 IQ / n) is close to N(0, 1)
+        z = (f["rv"] - f["iv"]) / (2 * f["iq"] / n).sqrt()
+        assert abs(z.mean()) < 4 / np.sqrt(f.height) and 0.85 < z.std() < 1.15, (n, z.mean(), z.std())
+        np.testing.assert_allclose(f["overnight_ret"].drop_nulls(), f["overnight_ret_true"].drop_nulls(), atol=1e-12)
+    for est, true in [("rv", "iv"), ("bv", "iv"), ("rq", "iq")]:
+        errors = [_mean_rel_error(frames[n], est, true) for n in (13, 78, 390)]
+        assert errors[0] > errors[1] > errors[2], (est, errors)
+    fine = frames[390]
+    assert abs(fine["bv"].mean() / fine["iv"].mean() - 1) < 0.02
+    assert abs(fine["rq"].mean() / fine["iq"].mean() - 1) < 0.05
+    # realized kurtosis estimates 3 IQ / IV^2 (above 3: volatility moves within the day)
+    assert fine["rkurt"].mean() == pytest.approx((3 * fine["iq"] / fine["iv"] ** 2).mean(), rel=0.05)
+    assert fine["jv"].mean() < 0.03 * fine["iv"].mean()  # no jumps: little jump variation
+
+
+def test_bipower_separates_jumps_as_sampling_gets_finer(with_jumps):
+    frames = {n: _measures(with_jumps, n) for n in (13, 78, 390)}
+    assert with_jumps.truth["n_jumps"].sum() > 150
+    rv_errors = [_mean_rel_error(frames[n], "rv", "qv") for n in (13, 78, 390)]  # RV -> IV + jumps^2
+    bv_bias = [abs(float((frames[n]["bv"] / frames[n]["iv"]).mean()) - 1) for n in (13, 78, 390)]  # BV -> IV
+    jv_corr = [np.corrcoef(frames[n]["jv"], frames[n]["jv_true"])[0, 1] for n in (13, 78, 390)]
+    assert rv_errors[0] > rv_errors[1] > rv_errors[2] and rv_errors[2] < 0.07, rv_errors
+    assert bv_bias[0] > bv_bias[1] > bv_bias[2] and bv_bias[2] < 0.06, bv_bias
+    assert jv_corr[0] < jv_corr[1] < jv_corr[2] and jv_corr[2] > 0.99, jv_corr
+    fine = frames[390]
+    assert fine["jv"].mean() == pytest.approx(fine["jv_true"].mean(), rel=0.15)
+    calm = fine.filter(pl.col("n_jumps") == 0)
+    assert calm["jv"].mean() < 0.03 * fine["iv"].mean()

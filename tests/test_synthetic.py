@@ -141,3 +141,57 @@ def test_shocks_share_the_stated_correlation() -> None:
     )
     corr = np.corrcoef(z, rowvar=False)[np.triu_indices(30, 1)]
     assert abs(corr.mean() - 0.3) < 0.02
+
+
+# ---------------------------------------------------------------- intraday paths
+
+
+def test_simulate_intraday_shapes_and_determinism() -> None:
+    from volbook.data.synthetic_intraday import simulate_intraday
+
+    a, b = simulate_intraday(5, 3, bars_per_day=13, steps_per_bar=10), simulate_intraday(5, 3, bars_per_day=13, steps_per_bar=10)
+    assert a.bars.equals(b.bars) and a.truth.equals(b.truth)
+    assert not a.bars.equals(simulate_intraday(5, 4, bars_per_day=13, steps_per_bar=10).bars)
+    assert a.bars.height == 5 * 14 and a.truth.columns == ["date", "iv", "iq", "jv", "qv", "n_jumps", "overnight_ret"]
+    times = a.bars["timestamp"].dt.time().head(14).to_list()
+    assert times[0] == dt.time(9, 30) and times[1] == dt.time(10, 0) and times[-1] == dt.time(16, 0)
+    assert a.truth["date"].to_list() == [dt.date(2020, 1, d) for d in (2, 3, 6, 7, 8)]
+    assert (a.truth["jv"] == 0).all() and a.truth["overnight_ret"][0] is None
+
+
+def test_simulate_intraday_truth_in_closed_form() -> None:
+    from volbook.data.synthetic_intraday import simulate_intraday
+
+    # constant volatility: iv = v_bar and iq = v_bar^2 exactly
+    flat = simulate_intraday(4, 0, vol_of_vol=0.0, intraday_vol=0.0, u_shape=0.0, annual_vol=0.2)
+    np.testing.assert_allclose(flat.truth["iv"], 0.04 / 252, rtol=1e-12)
+    np.testing.assert_allclose(flat.truth["iq"], (0.04 / 252) ** 2, rtol=1e-12)
+    # the U-shape keeps the mean, raises the quarticity: int u^2 = 1 + 4 a^2 / 45
+    shaped = simulate_intraday(4, 0, vol_of_vol=0.0, intraday_vol=0.0, u_shape=1.0, annual_vol=0.2, steps_per_bar=200)
+    np.testing.assert_allclose(shaped.truth["iv"], 0.04 / 252, rtol=1e-6)
+    np.testing.assert_allclose(shaped.truth["iq"], (0.04 / 252) ** 2 * (1 + 4 / 45), rtol=1e-5)
+    # prices: the day's first price is the previous close times the overnight return
+    sim = simulate_intraday(6, 1, jump_intensity=2.0)
+    logp = np.log(sim.bars["price"].to_numpy()).reshape(6, 79)
+    np.testing.assert_allclose(logp[1:, 0] - logp[:-1, -1], sim.truth["overnight_ret"].to_numpy()[1:], atol=1e-12)
+    assert sim.truth["n_jumps"].sum() > 0 and (sim.truth.filter(pl.col("n_jumps") > 0)["jv"] > 0).all()
+    np.testing.assert_allclose(sim.truth["qv"], sim.truth["iv"] + sim.truth["jv"], rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_days": 0}, r"n_days must be an integer >= 1"),
+        ({"bars_per_day": 7.5}, r"bars_per_day must be an integer"),
+        ({"persistence": 1.0}, r"persistence must be in \[0, 1\)"),
+        ({"u_shape": 3.0}, r"u_shape must be below 3"),
+        ({"jump_vol": -1}, r"jump_vol must be a number >= 0"),
+        ({"intraday_halflife": 0}, r"intraday_halflife must be > 0"),
+        ({"first_date": "2020-02-30"}, r"first_date: '2020-02-30' is not a date"),
+    ],
+)
+def test_simulate_intraday_bad_parameters(kwargs: dict, match: str) -> None:
+    from volbook.data.synthetic_intraday import simulate_intraday
+
+    with pytest.raises(ParameterError, match=match):
+        simulate_intraday(**kwargs)

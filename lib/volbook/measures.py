@@ -13,15 +13,16 @@ From daily open, high, low and close *prices* (logarithms are taken here), for d
 * :func:`yang_zhang` adds the overnight gap and averages over n days: its value at t uses
   days t-n+1 .. t only (NaN for the first n-1 days), so it is known at the close of t.
 
-From intraday bars (:func:`realized_variance_intraday`): the sum of squared intraday log
-returns within the session, the bipower variation and the overnight return kept separate.
+From one day's intraday returns (polars expressions for ``group_by(...).agg``):
+:func:`realized_variance`, :func:`bipower_variation`, :func:`realized_quarticity`,
+:func:`realized_kurtosis`, and :func:`jump_variation` from the first two. From a file of
+intraday bars to one row of these per day (sessions, time zones, bar labels, the overnight
+return kept separate): :func:`volbook.bars.aggregate_bars`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -30,20 +31,16 @@ from numpy.typing import ArrayLike
 from volbook.errors import DataError, ParameterError
 
 __all__ = [
-    "REGULAR_SESSION",
     "bipower_variation",
     "garman_klass",
     "jump_variation",
     "parkinson",
+    "realized_kurtosis",
+    "realized_quarticity",
     "realized_variance",
-    "realized_variance_intraday",
     "rogers_satchell",
     "yang_zhang",
 ]
-
-#: NYSE/Nasdaq regular trading hours, exchange time.
-REGULAR_SESSION = (dt.time(9, 30), dt.time(16, 0))
-
 
 # ---------------------------------------------------------------- daily OHLC
 
@@ -173,130 +170,36 @@ def bipower_variation(returns: pl.Expr, full_day_bars: int | None = 78) -> pl.Ex
     return pl.when(n > 1).then(math.pi / 2.0 * _scale(n, full_day_bars) / (n - 1.0) * (r * r.shift(1)).sum())
 
 
+def realized_quarticity(returns: pl.Expr, full_day_bars: int | None = 78) -> pl.Expr:
+    """Realized quarticity of one day's intraday returns, for ``group_by(...).agg``.
+
+    ``RQ_t = (N / 3) (N / n_t) sum_i r_{t,i}^4`` (Barndorff-Nielsen & Shephard 2002, with the
+    short-day scaling of :func:`realized_variance`): it estimates the integrated quarticity
+    ``int sigma^4`` of a full day, in squared daily-variance units; ``2 RQ_t / N`` estimates
+    the variance of ``RV_t``. ``N = n_t`` when ``full_day_bars`` is None. Null for a day
+    without returns.
+    """
+    r = returns.drop_nulls()
+    n = r.len().cast(pl.Float64)
+    big_n = _scale(n, full_day_bars)
+    return pl.when(n > 0).then(big_n / 3.0 * big_n / n * (r**4).sum())
+
+
+def realized_kurtosis(returns: pl.Expr) -> pl.Expr:
+    """Realized kurtosis of one day's intraday returns, for ``group_by(...).agg``.
+
+    ``RKurt_t = n_t sum_i r_{t,i}^4 / (sum_i r_{t,i}^2)^2`` (Amaya, Christoffersen, Jacobs &
+    Vasquez 2015): scale-free, so no short-day scaling; about 3 for Gaussian returns with
+    constant volatility, larger with jumps or volatility moving within the day. Null for a day
+    without returns or with every return zero.
+    """
+    r = returns.drop_nulls()
+    n = r.len().cast(pl.Float64)
+    s2 = (r**2).sum()
+    return pl.when((n > 0) & (s2 > 0)).then(n * (r**4).sum() / s2**2)
+
+
 def jump_variation(rv: pl.Expr | str = "rv", bv: pl.Expr | str = "bv") -> pl.Expr:
     """Jump variation ``max(RV - BV, 0)`` from realized variance and bipower variation columns."""
     rv_e, bv_e = (pl.col(x) if isinstance(x, str) else x for x in (rv, bv))
     return (rv_e - bv_e).clip(lower_bound=0.0).alias("jv")
-
-
-def realized_variance_intraday(
-    bars: pl.DataFrame,
-    *,
-    session: Literal["regular"] | tuple[dt.time, dt.time] = "regular",
-    tz: str = "America/New_York",
-    bar_label: Literal["end", "start"] = "end",
-    full_day_bars: int = 78,
-    scale_short_days: bool = True,
-) -> pl.DataFrame:
-    """Daily realized variance from intraday bars, with the overnight return kept separate.
-
-    Each bar's ``price`` is its last price, observed at the bar's **end**. Bar length is
-    ``(session close - session open) / full_day_bars`` (5 minutes for 78 bars of the regular
-    session). Steps:
-
-    1. timestamps with a time zone (e.g. UTC) are converted to ``tz``; naive timestamps are
-       read as exchange time in ``tz`` (make UTC ones aware first,
-       ``.dt.replace_time_zone("UTC")``);
-    2. start-labelled bars are moved to their end (``+ bar length``), so both labellings of
-       the same data give the same result;
-    3. observations outside ``[open, close]`` of the session (inclusive) are dropped: a full
-       day has N + 1 observations (09:30, 09:35, ..., 16:00) and N = 78 returns; a day with
-       more than N returns, or an observation off the grid of bar ends (open + k * bar
-       length), is an error (bars shorter than ``full_day_bars`` implies);
-    4. per day, intraday returns ``r_{t,i}`` are differences of consecutive log prices;
-       ``rv`` is :func:`realized_variance` and ``bv`` :func:`bipower_variation`, scaled by
-       ``N / n_t`` on days with fewer returns (half days, missing bars) when
-       ``scale_short_days``; a missing bar merges two intervals into one return, so that day's
-       scaling overstates by N / (N - 1);
-    5. ``overnight_ret`` = first log price of the day minus the last of the previous day
-       (per asset; null on the first day). It is not part of ``rv``.
-
-    Parameters
-    ----------
-    bars
-        Columns ``timestamp`` (Datetime) and ``price`` (positive), optionally ``asset``.
-    session
-        ``"regular"`` (09:30-16:00, :data:`REGULAR_SESSION`) or an (open, close) pair of times.
-    tz
-        Exchange time zone.
-    bar_label
-        Whether a bar's timestamp marks its ``"end"`` or its ``"start"``.
-    full_day_bars
-        N, the number of returns in a full session (78 for 5-minute bars of the regular
-        session, 390 for 1-minute bars).
-    scale_short_days
-        Apply the ``N / n_t`` correction; otherwise the plain sum of squares.
-
-    Returns
-    -------
-    polars.DataFrame
-        ``date``, (``asset``,) ``rv``, ``bv``, ``n_bars`` (returns observed, ``n_t``),
-        ``overnight_ret``; daily variance units, sorted by (asset,) date.
-    """
-    missing = [c for c in ("timestamp", "price") if c not in bars.columns]
-    if missing:
-        raise DataError(f"bars lack columns {missing} (has {bars.columns})")
-    ts_type = bars.schema["timestamp"]
-    if not isinstance(ts_type, pl.Datetime):
-        raise DataError(f"bars column 'timestamp' must be Datetime, got {ts_type}")
-    price = bars["price"].cast(pl.Float64, strict=False)
-    bad = int((~(price.is_finite() & (price > 0)).fill_null(False)).sum())
-    if bad:
-        raise DataError(f"bars column 'price' has {bad} values that are missing, non-finite or <= 0")
-    if bars["timestamp"].null_count():
-        raise DataError(f"bars column 'timestamp' has {bars['timestamp'].null_count()} missing values")
-    if bar_label not in ("end", "start"):
-        raise ParameterError(f"bar_label must be 'end' or 'start', got {bar_label!r}")
-    opening, closing = REGULAR_SESSION if session == "regular" else session
-    if not (isinstance(opening, dt.time) and isinstance(closing, dt.time) and opening < closing):
-        raise ParameterError(f"session must be 'regular' or an (open, close) pair of times, got {session!r}")
-    if int(full_day_bars) < 1:
-        raise ParameterError(f"full_day_bars must be a positive integer, got {full_day_bars}")
-    length = dt.datetime.combine(dt.date.min, closing) - dt.datetime.combine(dt.date.min, opening)
-    bar = length / int(full_day_bars)
-
-    keys = ["asset"] if "asset" in bars.columns else []
-    ts = pl.col("timestamp")
-    local = ts.dt.convert_time_zone(tz) if ts_type.time_zone else ts.dt.replace_time_zone(
-        tz, ambiguous="null", non_existent="null")
-    if bar_label == "start":
-        local = local + pl.lit(bar)
-    obs = (
-        bars.select(*keys, local.alias("t"), pl.col("price").cast(pl.Float64).log().alias("logp"))
-        .filter(pl.col("t").dt.time().is_between(opening, closing, closed="both"))
-        .with_columns(date=pl.col("t").dt.date())
-        .sort([*keys, "t"])
-    )
-    if obs.select(pl.struct(*keys, "t").is_duplicated().any()).item():
-        raise DataError("bars have duplicate timestamps" + (" within an asset" if keys else ""))
-    hint = f"set full_day_bars to the number of bars in a full session (now {int(full_day_bars)})"
-    busy = obs.group_by([*keys, "date"]).len().filter(pl.col("len") - 1 > int(full_day_bars))
-    if busy.height:
-        row = busy.sort([*keys, "date"]).row(0, named=True)
-        where = f"asset '{row['asset']}' on " if keys else ""
-        raise DataError(f"bars: {where}{row['date']} has {row['len'] - 1} returns, more than full_day_bars; {hint}")
-    # on the grid of bar ends: (t - open) * N is a multiple of the session length (in microseconds)
-    us = dt.timedelta(microseconds=1)
-    since_open = pl.col("t").dt.time().cast(pl.Int64) // 1000 - (dt.datetime.combine(dt.date.min, opening)
-                                                                  - dt.datetime.min) // us
-    off = obs.filter(since_open * int(full_day_bars) % (length // us) != 0)
-    if off.height:
-        raise DataError(f"bars: {off['t'][0]} is off the grid of bar ends every {bar} from {opening}; {hint}")
-    scale = int(full_day_bars) if scale_short_days else None
-    r = pl.col("logp").diff()
-    daily = obs.group_by([*keys, "date"]).agg(
-        rv=realized_variance(r, scale),
-        bv=bipower_variation(r, scale),
-        n_bars=(pl.len() - 1).cast(pl.Int64),
-        first=pl.col("logp").first(),
-        last=pl.col("logp").last(),
-    ).sort([*keys, "date"])
-    prev_last = pl.col("last").shift(1)
-    return daily.select(
-        "date",
-        *keys,
-        "rv",
-        "bv",
-        "n_bars",
-        overnight_ret=pl.col("first") - (prev_last.over(keys) if keys else prev_last),
-    )
