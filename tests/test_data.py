@@ -35,8 +35,9 @@ PACKAGED = {
 
 
 def test_every_source_is_tested() -> None:
-    # the packaged ones here; synthetic in test_synthetic.py; file and yfinance in test_data_files.py
-    assert set(SOURCES) == set(PACKAGED) | {"synthetic", "file", "yfinance"}
+    # the packaged ones here; synthetic in test_synthetic.py; file and yfinance in
+    # test_data_files.py; intraday, oxford_man and a vix file in test_data_sources.py
+    assert set(SOURCES) == set(PACKAGED) | {"synthetic", "file", "yfinance", "intraday", "oxford_man"}
 
 
 @pytest.mark.parametrize("source", sorted(PACKAGED))
@@ -128,7 +129,9 @@ def test_unknown_asset() -> None:
         ({"source": "sp500", "n_days": 10}, r"source 'sp500': unknown option 'n_days' \(it takes none\)"),
         ({"source": "synthetic", "n_day": 10}, r"unknown option 'n_day' \(valid: n_assets, n_days"),
         ({"source": "file"}, r"source 'file' needs path="),
-        ({"source": "sp500", "path": "x.csv"}, r"path= is only for source 'file', not 'sp500'"),
+        ({"source": "sp500", "path": "x.csv"}, r"path= is only for sources file, intraday, oxford_man and vix, not 'sp500'"),
+        ({"source": "intraday"}, r"source 'intraday' needs path="),
+        ({"source": "vix", "date_format": "%m/%d/%Y"}, r"source 'vix': date_format is only for a file \(path=\)"),
         ({"source": "sp500", "start": "2020-13-01"}, r"start: '2020-13-01' is not a date"),
         ({"source": "sp500", "start": "2021-01-01", "end": "2020-01-01"}, r"start 2021-01-01 is after end 2020-01-01"),
     ],

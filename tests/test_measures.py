@@ -197,7 +197,7 @@ def test_labels_inside_the_bar_are_named_with_the_fix():
         pl.col("timestamp") - dt.timedelta(minutes=4))
     message = (r"^bars: every label sits 1min after a 5min bar boundary from 09:30 \(e\.g\. 2024-01-02 09:31:00\), "
                r"so the labels are neither bar starts nor bar ends; if they sit at a fixed point inside each bar, "
-               r"pass bar_label='start', label_offset='1min'$")
+               r"pass bar_label='start', label_offset='1min' \(the same as bar_label='end', label_offset='-4min'\)$")
     for label in ("end", "start"):
         with pytest.raises(DataError, match=message):
             realized_variance_intraday(late, bar_label=label)
@@ -207,7 +207,8 @@ def test_labels_inside_the_bar_are_named_with_the_fix():
     assert (both["close"] == both["close_late"]).all()
     # stamped at the last trade, 2 seconds before the bar's end
     early = exact.with_columns(pl.col("timestamp") - dt.timedelta(seconds=2))
-    with pytest.raises(DataError, match=r"every label sits 4min58s after .* pass bar_label='end', label_offset='-2s'$"):
+    with pytest.raises(DataError, match=r"every label sits 4min58s after .* pass bar_label='start', label_offset="
+                       r"'4min58s' \(the same as bar_label='end', label_offset='-2s'\)$"):
         realized_variance_intraday(early)
     assert realized_variance_intraday(early, label_offset=-2).equals(base)
     assert realized_variance_intraday(early, bar_label="start", label_offset="4min58s").equals(base)

@@ -22,7 +22,10 @@ bar length
 sessions, half days, missing bars, extended hours
     Observations outside the session (pre- and after-market) are dropped. A day with fewer
     returns (a half day with 42, missing bars) is scaled by N / n_t when
-    ``scale_short_days``. A missing bar merges two intervals into one return.
+    ``scale_short_days``. A missing bar merges two intervals into one return. On a half day
+    the after-hours bars of a file with extended hours fall inside the regular window: list
+    such days in ``early_closes`` (their session ends at 13:00, or the time given); a file
+    with after-hours bars whose days end early gets a warning naming them.
 open price
     With an ``open`` column, the first bar's open gives the price at the session's start;
     without it, and without a bar ending at the open (start-labelled files never have one),
@@ -37,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import polars as pl
@@ -50,10 +54,12 @@ from volbook.measures import (
     realized_variance,
 )
 
-__all__ = ["REGULAR_SESSION", "aggregate_bars", "parse_duration", "parse_session"]
+__all__ = ["HALF_DAY_CLOSE", "REGULAR_SESSION", "aggregate_bars", "parse_duration", "parse_session"]
 
 #: NYSE/Nasdaq regular trading hours, exchange time.
 REGULAR_SESSION = (dt.time(9, 30), dt.time(16, 0))
+#: Closing time of a US half day (day after Thanksgiving, Christmas Eve, July 3).
+HALF_DAY_CLOSE = dt.time(13, 0)
 
 _US = dt.timedelta(microseconds=1)
 _TOKEN = r"(\d+(?:\.\d+)?)\s*(us|ms|sec|s|min|m|h)"
@@ -104,11 +110,27 @@ def parse_session(session: object) -> tuple[dt.time, dt.time]:
     return opening, closing
 
 
+def _early_closes(value: object, opening: dt.time) -> pl.DataFrame:
+    """``date``, ``close``: the sessions that end early."""
+    pairs = value.items() if isinstance(value, Mapping) else ((d, HALF_DAY_CLOSE) for d in value)  # type: ignore[union-attr]
+    rows = []
+    for day, close in pairs:
+        try:
+            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+            close = close if isinstance(close, dt.time) else dt.time.fromisoformat(str(close))
+        except ValueError:
+            raise ParameterError(f"early_closes: {day!r} -> {close!r} is not a date and a time") from None
+        if not close > opening:
+            raise ParameterError(f"early_closes: {day} closes at {close}, not after the open {opening}")
+        rows.append((day, close))
+    return pl.DataFrame(rows, schema={"date": pl.Date, "early": pl.Time}, orient="row")
+
+
 def _offset_hint(e_us: float, bar_us: float) -> str:
-    """The parameters that read labels sitting ``e_us`` after a bar boundary."""
-    if e_us <= bar_us / 2:
-        return f"bar_label='start', label_offset='{_format_duration(e_us * _US)}'"
-    return f"bar_label='end', label_offset='{_format_duration((e_us - bar_us) * _US)}'"
+    """The parameters that read labels sitting ``e_us`` after a bar boundary (two equivalent
+    spellings: after the bar's start, before its end)."""
+    after, before = _format_duration(e_us * _US), _format_duration((e_us - bar_us) * _US)
+    return f"bar_label='start', label_offset='{after}' (the same as bar_label='end', label_offset='{before}')"
 
 
 def _check_zone(obs: pl.DataFrame, keys: list[str], opening: dt.time, closing: dt.time, tz: str,
@@ -189,6 +211,25 @@ def _warn_start_labels(obs: pl.DataFrame, keys: list[str], bar: dt.timedelta, cl
         ), stacklevel=3)
 
 
+def _warn_short_days(obs: pl.DataFrame, keys: list[str], bar: dt.timedelta, dropped_late: pl.DataFrame,
+                     name: str) -> None:
+    """Warn about days that end early in a file with after-hours bars on other days: their
+    after-hours bars were counted as session bars unless the day is in ``early_closes``."""
+    if dropped_late.height == 0:
+        return
+    last = obs.group_by([*keys, "date"]).agg(pl.col("t").max(), pl.col("close_at").first())
+    short = last.filter(
+        (pl.col("t").dt.time() < pl.col("close_at")) & ~pl.col("date").is_in(dropped_late["date"].implode())
+    ).sort("date")
+    if short.height:
+        row = short.row(0, named=True)
+        warnings.warn(DataWarning(
+            f"{name}: {short.height} day{'s end' if short.height > 1 else ' ends'} before the close although the file has "
+            f"after-hours bars (first: {row['date']}, last bar at {row['t']:%H:%M}): if a half day, list it in "
+            f"early_closes so its after-hours bars are not counted as session bars"
+        ), stacklevel=3)
+
+
 def aggregate_bars(
     bars: pl.DataFrame,
     *,
@@ -199,6 +240,7 @@ def aggregate_bars(
     label_offset: str | float | dt.timedelta = 0,
     full_day_bars: int = 78,
     scale_short_days: bool = True,
+    early_closes: Sequence[dt.date | str] | Mapping[dt.date | str, dt.time | str] = (),
     name: str = "bars",
 ) -> pl.DataFrame:
     """Daily realized measures from intraday bars (what is handled: module doc).
@@ -236,6 +278,9 @@ def aggregate_bars(
         N, the returns in a full session.
     scale_short_days
         Apply the N / n_t correction (else ``rv`` is the plain sum of squares).
+    early_closes
+        Days whose session closes early: dates (closing at 13:00, the US half days) or a
+        mapping date -> closing time.
     name
         What the bars are (a file path), starting every message.
 
@@ -293,10 +338,19 @@ def aggregate_bars(
         ts = ts.dt.replace_time_zone(timestamps_tz or tz, ambiguous="null", non_existent="null")
     end = ts.dt.convert_time_zone(tz) - pl.lit(offset) + pl.lit(bar if bar_label == "start" else dt.timedelta(0))
     logs = [pl.col(c).cast(pl.Float64).log().alias("logp" if c == "price" else "logo") for c in prices]
-    everything = bars.select(*keys, end.alias("t"), *logs).drop_nulls("t")
-    in_session = pl.col("t").dt.time().is_between(opening, closing, closed="both")
-    dropped_late = everything.filter(pl.col("t").dt.time() > closing).height
-    obs = everything.filter(in_session).with_columns(date=pl.col("t").dt.date()).sort([*keys, "t"])
+    if isinstance(early_closes, (str, dt.date)):
+        raise ParameterError(f"early_closes must be a list of dates, got {early_closes!r}")
+    early = _early_closes(early_closes, opening)
+    everything = (
+        bars.select(*keys, end.alias("t"), *logs).drop_nulls("t")
+        .with_columns(date=pl.col("t").dt.date())
+        .join(early, on="date", how="left")
+        .with_columns(close_at=pl.col("early").fill_null(closing))
+    )
+    late = pl.col("t").dt.time() > pl.col("close_at")
+    in_session = pl.col("t").dt.time().is_between(pl.lit(opening), pl.col("close_at"), closed="both")
+    dropped_late = everything.filter(late).select("date").unique()
+    obs = everything.filter(in_session).sort([*keys, "t"]).drop("early")
     if obs.height == 0:
         raise DataError(f"{name}: no bar ends inside the session {opening:%H:%M}-{closing:%H:%M} ({tz})")
     if obs.select(pl.struct(*keys, "t").is_duplicated().any()).item():
@@ -310,7 +364,8 @@ def aggregate_bars(
         obs = pl.concat([obs, start.select(obs.columns)]).unique([*keys, "t"], keep="first", maintain_order=True)
         obs = obs.sort([*keys, "t"])
     else:
-        _warn_start_labels(obs, keys, bar, closing, dropped_late, name)
+        _warn_start_labels(obs, keys, bar, closing, dropped_late.height, name)
+    _warn_short_days(obs, keys, bar, dropped_late, name)
 
     scale = n if scale_short_days else None
     r = pl.col("logp").diff()
