@@ -257,19 +257,20 @@ def validate_panel(
         missing = out[col].is_null()
         if missing.any():
             raise DataError(f"{name}: column '{col}' is missing (null) for row {int(missing.arg_true()[0]) + 1}")
-    ordered = out.sort("asset", "date", maintain_order=True)
-    same = (pl.col("asset") == pl.col("asset").shift(1)) & (pl.col("date") == pl.col("date").shift(1))
-    dup = ordered.filter(same)
-    if dup.height:
-        raise DataError(f"{name}: duplicate row for {_where(dup.row(0, named=True))}")
-    back = out.with_columns(prev=pl.col("date").shift(1).over("asset"))
-    back = back.filter(pl.col("date") < pl.col("prev"))
-    if back.height:
-        row = back.row(0, named=True)
-        raise DataError(
-            f"{name}: dates out of order for asset '{row['asset']}': {row['date']} comes after {row['prev']}"
-        )
-    out = ordered
+    asset, date = pl.col("asset"), pl.col("date")
+    in_order = (asset > asset.shift(1)) | ((asset == asset.shift(1)) & (date > date.shift(1)))
+    if not out.select(in_order.fill_null(True).all()).item():  # else sorted, unique: nothing to do
+        ordered = out.sort("asset", "date", maintain_order=True)
+        dup = ordered.filter((asset == asset.shift(1)) & (date == date.shift(1)))
+        if dup.height:
+            raise DataError(f"{name}: duplicate row for {_where(dup.row(0, named=True))}")
+        back = out.with_columns(prev=date.shift(1).over("asset")).filter(date < pl.col("prev"))
+        if back.height:
+            row = back.row(0, named=True)
+            raise DataError(
+                f"{name}: dates out of order for asset '{row['asset']}': {row['date']} comes after {row['prev']}"
+            )
+        out = ordered
     for col in present:
         check = SCHEMA[col].check
         if check == "date":

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from volbook.data.schema import validate_panel
 from volbook.errors import ParameterError
 from volbook.timing import TRADING_DAYS
 
@@ -144,34 +143,43 @@ def simulate_panel(
     omega = uncond * (1 - persistence)
 
     n_steps = _BURN_IN + n_days - 1
-    shocks = np.sqrt(correlation) * rng.standard_normal((n_steps, 1)) + np.sqrt(
-        1 - correlation
-    ) * rng.standard_normal((n_steps, n_assets))
-    returns = np.empty((n_steps, n_assets))
-    sigma2 = np.empty((n_steps, n_assets))
+    common = rng.standard_normal((n_steps, 1))
+    shocks = rng.standard_normal((n_steps, n_assets))  # becomes the returns, in place
+    shocks *= np.sqrt(1 - correlation)
+    shocks += np.sqrt(correlation) * common
+    returns = shocks
+    sigma2 = np.empty((n_days - 1, n_assets))
     s2 = uncond.copy()
     for t in range(n_steps):
-        sigma2[t] = s2
-        r = np.sqrt(s2) * shocks[t]
-        returns[t] = r
+        if t >= _BURN_IN:
+            sigma2[t - _BURN_IN] = s2
+        r = returns[t]
+        r *= np.sqrt(s2)
         s2 = omega + (alpha + gamma * (r < 0)) * r * r + beta * s2
-    returns, sigma2 = returns[_BURN_IN:], sigma2[_BURN_IN:]
 
+    # asset-major (n_assets, n_days) arrays, so that each column of the panel is one ravel
+    log_price = np.zeros((n_assets, n_days))
+    np.cumsum(returns[_BURN_IN:].T, axis=1, out=log_price[:, 1:])
+    del returns, shocks
     dates = np.busday_offset(start, np.arange(n_days), roll="forward").astype("datetime64[D]")
-    log_price = np.vstack([np.zeros((1, n_assets)), np.cumsum(returns, axis=0)])
     width = max(3, len(str(n_assets)))
     assets = pl.Series("asset", [f"S{i + 1:0{width}d}" for i in range(n_assets)])
     sectors = pl.Series("sector", names).gather(sector_idx)
-    rows = np.repeat(np.arange(n_assets), n_days)
+    rows = pl.Series(np.repeat(np.arange(n_assets, dtype=np.int32), n_days))
+    close = np.exp(log_price)
+    close *= 100.0
+    log_price += log_cap[:, None]
+    np.exp(log_price, out=log_price)  # the market cap
     panel = pl.DataFrame(
         {
             "date": np.tile(dates, n_assets),
             "asset": assets.gather(rows),
-            "close": (100.0 * np.exp(log_price)).T.ravel(),
-            "market_cap": np.exp(log_cap[None, :] + log_price).T.ravel(),
+            "close": close.ravel(),
+            "market_cap": log_price.ravel(),
             "sector": sectors.gather(rows),
         }
     )
+    del close, log_price, rows
     params = pl.DataFrame(
         {
             "asset": assets,
@@ -188,11 +196,9 @@ def simulate_panel(
     variance = pl.DataFrame(
         {
             "date": np.tile(dates[1:], n_assets),
-            "asset": assets.gather(np.repeat(np.arange(n_assets), n_days - 1)),
+            "asset": assets.gather(pl.Series(np.repeat(np.arange(n_assets, dtype=np.int32), n_days - 1))),
             "sigma2": sigma2.T.ravel(),
         }
     )
-    return SyntheticPanel(
-        panel=validate_panel(panel, name="synthetic"),
-        truth=SyntheticTruth(params=params, variance=variance),
-    )
+    # built sorted by (asset, date) with the schema's dtypes: validate_panel would only copy it
+    return SyntheticPanel(panel=panel, truth=SyntheticTruth(params=params, variance=variance))
