@@ -121,6 +121,7 @@ def test_the_shipped_stocks_flag_only_rrc() -> None:
     assert report.gaps.height == 0
 
 
+@pytest.mark.filterwarnings("ignore::volbook.errors.DataWarning")  # the gaps are checked inside
 def test_sector_file_errors(tmp_path: Path) -> None:
     prices = tmp_path / "p.csv"
     prices.write_text("date,ticker,close\n2020-01-02,A,1\n2020-01-03,A,2\n2020-01-02,B,3\n2020-01-03,B,4\n")
@@ -134,9 +135,15 @@ def test_sector_file_errors(tmp_path: Path) -> None:
         load("file", path=prices, sectors=nosector)
     partial = tmp_path / "partial.csv"
     partial.write_text("Ticker,Sector,Market Cap\nA,Energy,\"1,000,000\"\n")
-    with pytest.warns(DataWarning, match=r"column 'market_cap' is missing or invalid on 2 rows \(first: missing "
-                      r"\(null\) for asset 'B'"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         panel = load("file", path=prices, sectors=partial)
+    assert [str(w.message).split(": ", 1)[1] for w in caught] == [
+        "column 'market_cap' is missing or invalid on 2 rows (first: missing (null) for asset 'B' on 2020-01-02); "
+        "kept as null because this run does not use it",
+        "column 'sector' is missing or invalid on 2 rows (first: missing (null) for asset 'B' on 2020-01-02); "
+        "kept as null because this run does not use it",
+    ]
     assert panel["sector"].to_list() == ["Energy", "Energy", None, None]
     with pytest.raises(DataError, match=r"column 'sector' is missing \(null\) for asset 'B' on 2020-01-02"):
         load("file", path=prices, sectors=partial, columns=["sector"])
