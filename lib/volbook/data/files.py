@@ -57,7 +57,7 @@ from volbook.data.schema import adjust_ohlc, validate_panel, wide_to_long
 from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table
 from volbook.errors import DataError, ParameterError
 
-__all__ = ["HEADER_ALIASES", "LAYOUTS", "read_panel_file", "read_sector_file", "select_assets"]
+__all__ = ["HEADER_ALIASES", "LAYOUTS", "keep_assets", "read_panel_file", "read_sector_file", "select_assets"]
 
 #: Accepted headers per panel column (normalized: lower case, letters and digits only),
 #: in order of preference.
@@ -114,6 +114,20 @@ def select_assets(available: Sequence[str], assets: Sequence[str] | None, name: 
         if asset not in known:
             listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} assets"
             raise DataError(f"{name}: unknown asset '{asset}' (available: {listed})")
+
+
+def keep_assets(raw: pl.DataFrame, header: str | None, default: str, assets: Sequence[str] | None,
+                name: str) -> pl.DataFrame:
+    """``raw`` with an ``__asset`` column (the ``header`` column's names, stripped, or
+    ``default`` on every row when there is none), keeping the rows of ``assets`` only
+    (all when None); an unknown asset is an error (:func:`select_assets`)."""
+    if header is not None:
+        asset = raw[header].cast(pl.String).str.strip_chars()
+    else:
+        asset = pl.Series([default] * raw.height, dtype=pl.String)
+    select_assets(asset.unique().drop_nulls().to_list(), assets, name)
+    raw = raw.with_columns(asset.alias("__asset"))
+    return raw if assets is None else raw.filter(pl.col("__asset").is_in(list(assets)))
 
 
 def _in_window(start: dt.date | None, end: dt.date | None, col: str = "date") -> pl.Expr:
@@ -258,14 +272,7 @@ def read_panel_file(
             raise DataError(f"{name}: {_NO_CLOSE}{hint}")
         # an unadjusted close besides an adjusted one puts open/high/low on the adjusted basis
         raw_close = next((h for h in raw.columns if normalize(h) == "close" and h != headers["close"]), None)
-        if "asset" in headers:
-            asset = raw[headers["asset"]].cast(pl.String).str.strip_chars()
-        else:
-            asset = pl.Series([stem] * raw.height, dtype=pl.String)
-        select_assets(asset.unique().drop_nulls().to_list(), assets, name)
-        text = raw.with_columns(asset.alias("__asset"))
-        if assets is not None:
-            text = text.filter(pl.col("__asset").is_in(list(assets)))
+        text = keep_assets(raw, headers.get("asset"), stem, assets, name)
         text = text.with_columns(parse_dates(text[headers["date"]], name, date_format).alias("__date"))
         text = text.filter(_in_window(start, end, "__date"))
         numbers = {col: h for col, h in headers.items() if col not in ("date", "asset", "sector")}

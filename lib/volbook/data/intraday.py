@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from volbook.bars import aggregate_bars
-from volbook.data.files import select_assets
+from volbook.data.files import keep_assets
 from volbook.data.schema import validate_panel
 from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table
 from volbook.errors import DataError, ParameterError
@@ -168,14 +168,7 @@ def read_bar_file(
     raw, name = table.frame, table.name
     headers = _match(raw.columns, name)
     stem = Path(name).name.split(".")[0]
-    if "asset" in headers:
-        asset = raw[headers["asset"]].cast(pl.String).str.strip_chars()
-    else:
-        asset = pl.Series([stem] * raw.height, dtype=pl.String)
-    select_assets(asset.unique().drop_nulls().to_list(), assets, name)
-    raw = raw.with_columns(asset.alias("__asset"))
-    if assets is not None:
-        raw = raw.filter(pl.col("__asset").is_in(list(assets)))
+    raw = keep_assets(raw, headers.get("asset"), stem, assets, name)
     stamps = _timestamps(raw, headers, name, timestamp_format)
     naive_day = stamps.dt.replace_time_zone(None).dt.date() if stamps.dtype.time_zone else stamps.dt.date()
     keep = pl.Series([True] * raw.height)

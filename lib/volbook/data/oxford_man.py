@@ -30,7 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
-from volbook.data.files import select_assets
+from volbook.data.files import keep_assets
 from volbook.data.schema import validate_panel
 from volbook.data.tables import detect_decimal, normalize, parse_numbers, read_table
 from volbook.errors import DataError, ParameterError
@@ -107,11 +107,7 @@ def read_oxford_man_file(
             what = {"symbol": "Symbol", "closeprice": "close_price"}.get(need, measure)
             hint = "; choose another with measure=" if need == normalize(measure) else ""
             raise DataError(f"{name}: missing column '{what}' (the Oxford-Man layout){hint}")
-    symbol = raw[by_key["symbol"]].cast(pl.String).str.strip_chars()
-    select_assets(symbol.unique().drop_nulls().to_list(), assets, name)
-    raw = raw.with_columns(symbol.alias("__asset"))
-    if assets is not None:
-        raw = raw.filter(pl.col("__asset").is_in(list(assets)))
+    raw = keep_assets(raw, by_key["symbol"], "", assets, name)
     raw = raw.with_columns(_local_days(raw[date_header], name).alias("__date"))
     if start is not None:
         raw = raw.filter(pl.col("__date") >= start)
