@@ -111,7 +111,7 @@ def parse_session(session: object) -> tuple[dt.time, dt.time]:
 
 
 def _early_closes(value: object, opening: dt.time) -> pl.DataFrame:
-    """``date``, ``close``: the sessions that end early."""
+    """``date``, ``early`` (its closing time): the sessions that end early."""
     pairs = value.items() if isinstance(value, Mapping) else ((d, HALF_DAY_CLOSE) for d in value)  # type: ignore[union-attr]
     rows = []
     for day, close in pairs:
@@ -211,8 +211,7 @@ def _warn_start_labels(obs: pl.DataFrame, keys: list[str], bar: dt.timedelta, cl
         ), stacklevel=3)
 
 
-def _warn_short_days(obs: pl.DataFrame, keys: list[str], bar: dt.timedelta, dropped_late: pl.DataFrame,
-                     name: str) -> None:
+def _warn_short_days(obs: pl.DataFrame, keys: list[str], dropped_late: pl.DataFrame, name: str) -> None:
     """Warn about days that end early in a file with after-hours bars on other days: their
     after-hours bars were counted as session bars unless the day is in ``early_closes``."""
     if dropped_late.height == 0:
@@ -365,7 +364,7 @@ def aggregate_bars(
         obs = obs.sort([*keys, "t"])
     else:
         _warn_start_labels(obs, keys, bar, closing, dropped_late.height, name)
-    _warn_short_days(obs, keys, bar, dropped_late, name)
+    _warn_short_days(obs, keys, dropped_late, name)
 
     scale = n if scale_short_days else None
     r = pl.col("logp").diff()
