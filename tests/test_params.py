@@ -128,3 +128,34 @@ def test_the_book_chapters_declare_valid_constraints():
         assert validate_parameters(path, {}) == {}
         declared = [p.name for p in params.values() if p.rules]
         assert declared, f"{path.name} declares no constraints"
+
+
+def test_the_data_line_declares_columns_and_rows(tmp_path):
+    from volbook.params import DataRequest, data_request
+
+    assert data_request(notebook(tmp_path)) is None
+    cell = "# data: columns=['open', 'close'], min_rows=k * max(horizons) + 250 - len(horizons) // 2\n" + CELL
+    request = data_request(notebook(tmp_path, cell))
+    assert request == DataRequest(("open", "close"), "k * max(horizons) + 250 - len(horizons) // 2")
+    assert request.rows({"k": 3, "horizons": [1, 5]}) == 3 * 5 + 250 - 1
+    assert DataRequest().rows({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("# data: columns", r"expected key=value, \.\.\. \(columns=\[\.\.\.\], min_rows=\.\.\.\), got 'columns'"),
+        ("# data: columns='close'", r"columns must be a list of column names"),
+        ("# data: rows=5", r"unknown key 'rows' \(known: columns, min_rows\)"),
+        ("# data: min_rows=windows + 1", r"min_rows names no parameter windows"),
+        ("# data: min_rows=k ** 2", r"'k \*\* 2' is not allowed"),
+        ("# data: min_rows=sum(horizons)", r"min_rows names no parameter sum"),
+        ("# data: min_rows=lam * 10", r"'lam \* 10' is not a whole number of rows"),
+        ("# data: min_rows=1\n# data: min_rows=2", r"appears 2 times"),
+    ],
+)
+def test_a_bad_data_line_is_a_chapter_error(tmp_path, line, match):
+    from volbook.params import data_request
+
+    with pytest.raises(DataError, match=match):
+        data_request(notebook(tmp_path, line + "\n" + CELL))

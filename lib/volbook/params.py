@@ -28,10 +28,23 @@ commas, are:
 =============================== ===========================================================
 
 A null value of a parameter whose default is None skips its constraints, and so does a
-relation to a parameter whose value is null. A comment may not contain ``=`` (papermill,
-which injects the values, misreads such a line), so write ``in [0, 1]``, not ``>= 0``.
-:func:`validate_parameters` checks everything before anything runs and raises a one-line
-:class:`~volbook.errors.ParameterError` naming the parameter, what it accepts and what it got.
+relation to a parameter whose value is null. A comment after an assignment may not contain
+``=`` (papermill, which injects the values, misreads such a line), so write ``in [0, 1]``,
+not ``>= 0``. :func:`validate_parameters` checks everything before anything runs and raises
+a one-line :class:`~volbook.errors.ParameterError` naming the parameter, what it accepts and
+what it got.
+
+A chapter that reads data names it with the parameters ``source``, ``path``, ``start``,
+``end`` and ``asset`` (one asset) or ``assets`` (several), and declares what else it needs
+from the data on a comment line of the cell (papermill skips comment lines)::
+
+    # data: columns=["close"], min_rows=garch_window + max(horizons) + 250
+
+``columns`` are the panel columns the chapter reads besides date, asset and close;
+``min_rows`` is an expression over the parameters (numbers, ``+ - * //``, ``max``, ``min``,
+``len``) giving the rows it needs. The runner loads the data with them before the kernel
+starts (:func:`volbook.runner.check_data`), so a bad file, an unknown asset or too short a
+sample is one line up front too. :func:`data_request` reads the line.
 """
 
 from __future__ import annotations
@@ -58,6 +71,8 @@ __all__ = [
     "RESULTS_DIR_PARAMETER",
     "Parameter",
     "Rule",
+    "DataRequest",
+    "data_request",
     "chapter_parameters",
     "validate_parameters",
     "effective_parameters",
@@ -116,7 +131,103 @@ class Parameter:
     rules: tuple[Rule, ...] = ()
 
 
+@dataclass(frozen=True)
+class DataRequest:
+    """The ``# data:`` line of a parameters cell: the columns a chapter needs, and the
+    rows (an expression over the parameters, "" for no minimum)."""
+
+    columns: tuple[str, ...] = ("close",)
+    min_rows: str = ""
+
+    def rows(self, values: Mapping[str, Any], where: str = "min_rows") -> int:
+        """``min_rows`` evaluated with the run's parameter ``values`` (0 without one)."""
+        if not self.min_rows:
+            return 0
+        try:
+            rows = _evaluate(ast.parse(self.min_rows, mode="eval").body, values, where)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"{where}: cannot evaluate '{self.min_rows}': {err}") from None
+        if not isinstance(rows, int):
+            raise DataError(f"{where}: '{self.min_rows}' is not a whole number of rows")
+        return rows
+
+
 # --------------------------------------------------------------------------- reading
+
+
+def _parameters_cell(path: Path) -> str:
+    cells = [
+        c
+        for c in _fs.read_notebook(path).cells
+        if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
+    ]
+    if len(cells) != 1:
+        raise DataError(f"{path}: expected one code cell tagged 'parameters', found {len(cells)}")
+    return cells[0].source
+
+
+def data_request(notebook: str | Path) -> DataRequest | None:
+    """The chapter's ``# data:`` declaration (see the module notes), None without one.
+
+    Raises
+    ------
+    DataError
+        A line that is no ``key=value`` list, an unknown key, columns that are no list of
+        names, or a ``min_rows`` expression with other operations or unknown names.
+    """
+    path = Path(notebook)
+    lines = [ln.strip()[len("# data:"):] for ln in _parameters_cell(path).splitlines() if ln.strip().startswith("# data:")]
+    if not lines:
+        return None
+    where = f"{path}: '# data:' line"
+    if len(lines) > 1:
+        raise DataError(f"{where} appears {len(lines)} times; declare the data once")
+    text = lines[0].strip()
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        raise DataError(f"{where}: expected key=value, ... (columns=[...], min_rows=...), got '{text}'") from None
+    if call.args:
+        raise DataError(f"{where}: expected key=value, ... (columns=[...], min_rows=...), got '{text}'")
+    found: dict[str, Any] = {}
+    defaults = {n: p.default for n, p in chapter_parameters(path).items()}
+    for keyword in call.keywords:
+        if keyword.arg == "columns":
+            try:
+                columns = ast.literal_eval(keyword.value)
+            except ValueError:
+                columns = None
+            if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
+                raise DataError(f"{where}: columns must be a list of column names")
+            found["columns"] = tuple(columns)
+        elif keyword.arg == "min_rows":
+            unknown = {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)} - set(defaults) - set(_FUNCTIONS)
+            if unknown:
+                raise DataError(f"{where}: min_rows names no parameter {', '.join(sorted(unknown))}")
+            found["min_rows"] = ast.get_source_segment(f"f({text})", keyword.value) or ""
+            DataRequest(min_rows=found["min_rows"]).rows(defaults, where=where)  # only allowed operations
+        else:
+            raise DataError(f"{where}: unknown key '{keyword.arg}' (known: columns, min_rows)")
+    return DataRequest(**found)
+
+
+_FUNCTIONS = {"max": max, "min": min, "len": len}
+_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+              ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b}
+
+
+def _evaluate(node: ast.AST, values: Mapping[str, Any], where: str = "min_rows") -> Any:
+    """A small arithmetic expression over parameter values (see :class:`DataRequest`)."""
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in values:
+        return values[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate(node.left, values, where), _evaluate(node.right, values, where))
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+            and not node.keywords):
+        return _FUNCTIONS[node.func.id](*(_evaluate(a, values, where) for a in node.args))
+    raise DataError(f"{where}: '{ast.unparse(node)}' is not allowed (numbers, parameters, + - * //, max, min, len)")
 
 
 def chapter_parameters(notebook: str | Path) -> dict[str, Parameter]:
@@ -144,14 +255,7 @@ def chapter_parameters(notebook: str | Path) -> dict[str, Parameter]:
         an unknown constraint or one naming an unknown parameter.
     """
     path = Path(notebook)
-    cells = [
-        c
-        for c in _fs.read_notebook(path).cells
-        if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
-    ]
-    if len(cells) != 1:
-        raise DataError(f"{path}: expected one code cell tagged 'parameters', found {len(cells)}")
-    source = cells[0].source
+    source = _parameters_cell(path)
     try:
         module = ast.parse(source)
     except SyntaxError as err:

@@ -12,12 +12,10 @@ with papermill and either refreshes the book (the chapter's notebook and
     DIR/<stem>.ipynb       the executed notebook
 
 Before the kernel starts, everything that can be checked is: the parameters (names, types,
-declared constraints, relations), and the data request: a chapter with a parameter named
-``source`` has ``volbook.data.load(source, path=, start=, end=, assets=)`` called with its
-data parameters (``path``, ``start``, ``end``, and ``asset`` for one asset or ``assets``
-for a list, where present), and a single-asset chapter (an ``asset`` parameter left null)
-is refused a source with several assets. Bad input is one
-:class:`~volbook.errors.VolbookError` line, and nothing has run.
+declared constraints, relations), and the data request of a chapter with a ``source``
+parameter (:func:`check_data`: the data parameters and the cell's ``# data:`` line, see
+:mod:`volbook.params`). Bad input is one :class:`~volbook.errors.VolbookError` line, and
+nothing has run.
 
 While the chapter runs, the kernel's own output (warnings, worker tracebacks) goes to
 ``kernel.log`` in the run's scratch folder ``$TMPDIR/volbook-<stem>-<pid>-*``, not to the
@@ -46,7 +44,9 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,8 +62,10 @@ from volbook._kernel import RUNNER_PID_ENV
 from volbook.errors import DataError, ParameterError, VolbookError
 from volbook.params import (
     RESULTS_DIR_PARAMETER,
+    DataRequest,
     Parameter,
     chapter_parameters,
+    data_request,
     effective_parameters,
     validate_parameters,
 )
@@ -203,39 +205,39 @@ def find_chapter(chapter: str, root: Path) -> Path:
 # --------------------------------------------------------------------------- data
 
 
-def check_data(stem: str, values: Mapping[str, Any]) -> None:
+def check_data(stem: str, values: Mapping[str, Any], request: DataRequest | None = None) -> None:
     """Load the data a chapter will ask for, before its kernel starts.
 
-    Does nothing for a chapter without a ``source`` parameter. Otherwise calls
-    :func:`volbook.data.load` with ``source`` and, where the chapter has them and they are
-    not null, ``path``, ``start``, ``end`` and ``asset`` (as a one-element ``assets``) or
-    ``assets``. A chapter with an ``asset`` parameter works on one asset: when it is null,
-    the source must hold exactly one.
+    Does nothing for a chapter without a ``source`` parameter. A chapter with an ``asset``
+    parameter works on one asset: :func:`volbook.data.load_asset` checks the source holds
+    exactly that one (or, with ``asset`` null, only one) and has ``request.rows`` rows. Other
+    chapters get :func:`volbook.data.load` with ``assets``. Both get ``path``, ``start``,
+    ``end`` (where the chapter has them and they are not null) and ``request.columns``.
+    A :class:`~volbook.errors.DataWarning` (a gap in a column the run does not use) is
+    printed as one ``volbook: note:`` line on stderr.
 
     Raises
     ------
     VolbookError
-        Whatever :func:`volbook.data.load` raises (bad file, unknown asset, no rows, ...),
-        or a ParameterError for a multi-asset source without ``asset``.
+        Whatever the data layer raises (bad file, unknown asset, too few rows, ...).
     """
     if values.get("source") is None:
         return
-    from volbook.data import load
+    from volbook.data import load, load_asset
+    from volbook.errors import DataWarning
 
-    request = {k: values[k] for k in ("path", "start", "end") if values.get(k) is not None}
-    if values.get("assets") is not None:
-        request["assets"] = list(values["assets"])
-    if values.get("asset") is not None:
-        request["assets"] = [values["asset"]]
-    panel = load(values["source"], **request)
-    if "asset" in values and values["asset"] is None:
-        assets = sorted(panel["asset"].unique())
-        if len(assets) > 1:
-            listed = ", ".join(assets[:5]) + (", ..." if len(assets) > 5 else "")
-            raise ParameterError(
-                f"chapter {stem} works on one asset and source '{values['source']}' holds"
-                f" {len(assets)} ({listed}): choose one with -p asset=NAME"
-            )
+    request = request or DataRequest()
+    common = {k: values[k] for k in ("path", "start", "end") if values.get(k) is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        if "asset" in values:
+            load_asset(values["source"], asset=values["asset"], columns=request.columns,
+                       min_rows=request.rows(values), why=request.min_rows, **common)
+        else:
+            load(values["source"], assets=values.get("assets"), columns=request.columns, **common)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            print(f"volbook: note: chapter {stem}: {warning.message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- running
@@ -302,7 +304,7 @@ def run_chapter(
     effective = {n: values[n] for n in sorted(values) if n != RESULTS_DIR_PARAMETER}
     if target is not None:
         _check_out(target)
-    check_data(stem, values)
+    check_data(stem, values, data_request(source))
 
     tmp = Path(tempfile.gettempdir())
     _prune_scratch(tmp)
