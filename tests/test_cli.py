@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import types
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,7 @@ def book(tmp_path, monkeypatch):
     (root / "results" / "01-toy" / "metrics.json").write_text('{"committed": 1}\n')
     monkeypatch.delenv("VOLBOOK_ROOT", raising=False)
     monkeypatch.chdir(root)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # runs' scratch folders
     return root
 
 
@@ -63,6 +65,8 @@ def one_line_error(capsys) -> str:
         ([], "the following arguments are required: COMMAND (see 'volbook --help')"),
         (["run", "toy", "--bogus"], "unrecognized arguments: --bogus"),
         (["diff", "a"], "the following arguments are required: b (see 'volbook diff --help')"),
+        (["diff", "toy", "toy", "--rtol", "x"], "argument --rtol: invalid float value: 'x'"),
+        (["diff", "toy", "toy", "--atol", "-1"], "tolerances must be >= 0, got rtol=0.0001, atol=-1.0"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(book, capsys, argv, message):
@@ -121,16 +125,17 @@ def test_chapters_lists_parameters(book, capsys, tmp_path, monkeypatch):
         lines = capsys.readouterr().out.splitlines()
         assert lines[0] == "01-toy"
         assert [line.split() for line in lines[1:]] == [
-            ["lam", "float", "0.94"],
-            ["n_obs", "int", "250"],
+            ["lam", "float", "0.94", "in", "(0,", "1)"],
+            ["n_obs", "int", "250", "in", "[30,", "100000]"],
             ["seed", "int", "7"],
             ["label", "str", '"toy"'],
-            ["horizons", "list[int]", "[1,", "5]"],
+            ["horizons", "list[int]", "[1,", "5]", "each", "in", "[1,", "n_obs),", "unique,", "non-empty"],
             ["weights", "list[float]", "[0.5,", "1.5]"],
             ["fail", "bool", "false"],
             ["note", "optional", "null"],
         ]
         assert lines[1].index("float") == lines[5].index("list[int]")  # aligned
+        assert lines[1].index("in (0, 1)") == lines[2].index("in [30, 100000]")
 
 
 def test_run_diff_and_failed_run(book, capsys):
@@ -147,22 +152,38 @@ def test_run_diff_and_failed_run(book, capsys):
     assert [(p["name"], p["a"], p["b"]) for p in report["parameters"]] == [("label", "toy", "other"), ("seed", 7, 8)]
     names = [m["name"] for m in report["metrics"]]
     assert "label" in names and "data.n_obs" not in names and "kernel.PYTHONHASHSEED" not in names
-    assert report["tables"] == [{"name": "ewma.csv", "status": "differs"}, {"name": "returns.csv", "status": "differs"}]
+    assert [t["name"] for t in report["tables"]] == ["ewma.csv", "returns.csv"]
+    assert all(t["status"].startswith("differs: ") for t in report["tables"])
 
     assert main(["diff", "runs/base", "runs/base"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "no differences"
+    assert capsys.readouterr().out.splitlines()[-1] == "no differences (rtol 0.0001, atol 1e-12)"
 
     # a failing run: exit 2, one line naming cell and exception; nothing changes
     assert main(["run", "toy", "-p", "fail=true", "--out", "runs/base"]) == 2
     message = one_line_error(capsys)
     assert "chapter 01-toy failed in cell In [4]: ValueError: toy chapter asked to fail" in message
-    kept = Path(message.rsplit("failed notebook kept at ", 1)[1])
-    assert kept.is_file()
-    shutil.rmtree(kept.parent)
+    kept = Path(message.rsplit("failed notebook and kernel log kept in ", 1)[1])
+    assert (kept / "01-toy.ipynb").is_file()
+    shutil.rmtree(kept)
     assert snapshot(book / "runs" / "base") == run_folder
     after = snapshot(book)
     assert {k: v for k, v in after.items() if not k.startswith("runs/")} == committed
     assert sorted(p.name for p in (book / "runs").iterdir()) == ["base", "seed8"]
+
+
+def test_diff_tolerance_flags(book, capsys):
+    """--rtol/--atol reach the comparison: a 0.5% change is a difference by default and
+    none with --rtol 0.01."""
+    assert main(["run", "toy", "--out", "runs/a"]) == 0
+    capsys.readouterr()
+    shutil.copytree(book / "runs" / "a", book / "runs" / "b")
+    metrics = json.loads((book / "runs" / "b" / "metrics.json").read_text())
+    metrics["ewma"]["mean_variance"] *= 1.005
+    (book / "runs" / "b" / "metrics.json").write_text(json.dumps(metrics))
+    assert main(["diff", "runs/a", "runs/b", "--json"]) == 0
+    assert [m["name"] for m in json.loads(capsys.readouterr().out)["metrics"]] == ["ewma.mean_variance"]
+    assert main(["diff", "runs/a", "runs/b", "--rtol", "0.01"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no differences (rtol 0.01, atol 1e-12)"
 
 
 def test_render_calls_render_book(book, capsys, monkeypatch):
@@ -229,7 +250,7 @@ def test_data_with_the_real_loader(capsys):
 def test_console_script_entry_point(book):
     ok = subprocess.run([str(VOLBOOK), "chapters", "--root", str(book)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines()[:2] == ["01-toy", "  lam       float        0.94"]
+    assert ok.stdout.splitlines()[:2] == ["01-toy", "  lam       float        0.94        in (0, 1)"]
     bad = subprocess.run([str(VOLBOOK), "run", "nope", "--root", str(book)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr == "volbook: error: unknown chapter 'nope'; chapters: 01-toy\n"

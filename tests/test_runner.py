@@ -1,7 +1,9 @@
-"""volbook.runner: parameters, results files, runs, book refreshes and diffs.
+"""volbook.runner: chapters, runs, book refreshes (with volbook.params and volbook.results).
 
 The chapter is tests/fixtures/toy-chapter.ipynb (an EWMA of simulated returns, a second or
-two per run), copied into a temporary book as chapters/01-toy.ipynb.
+two per run), copied into a temporary book as chapters/01-toy.ipynb. Every test runs with
+its own temporary folder (``tempfile.tempdir``), so the runner's scratch folders and their
+pruning never touch the machine's /tmp.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 import yaml
 
 import volbook
+import volbook.results
 from volbook import _fs
 from volbook.errors import DataError, ParameterError
 from volbook.runner import (
@@ -37,6 +40,8 @@ from volbook.runner import (
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "toy-chapter.ipynb"
+SIG = volbook.results.SIGNIFICANT_DIGITS
+ROUNDING = 0.5 * 10.0 ** (1 - SIG)  # largest relative error of rounding to SIG digits
 TOY_DEFAULTS = {
     "fail": False,
     "horizons": [1, 5],
@@ -63,9 +68,18 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory, monkeypatch):
+    """Scratch folders of runs go to a folder of this test session, not the shared /tmp,
+    and save_results does not compare with committed results unless a test asks for it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.getbasetemp()))
+    monkeypatch.delenv("VOLBOOK_CHECK_RESULTS", raising=False)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One book and three run folders: defaults twice, and lam=0.9."""
+    tempfile.tempdir = str(tmp_path_factory.getbasetemp())
     root = make_book(tmp_path_factory.mktemp("book"))
     out = root / "runs"
     reports = {
@@ -188,11 +202,11 @@ def test_validate_parameters_parses_yaml_and_types():
     got = validate_parameters(
         FIXTURE,
         {
-            "lam": "1",  # an int is accepted for a float, and becomes one
+            "lam": "0.5",
             "n_obs": "300",
             "label": "2020-01-01",  # a str parameter takes the text as written
             "horizons": "[1, 22]",
-            "weights": "[1, 2.5]",
+            "weights": "[1, 2]",  # ints are accepted for floats, and become floats
             "fail": "true",
             "note": "1e-3",
             "seed": 11,  # non-string values are checked as they are
@@ -202,13 +216,13 @@ def test_validate_parameters_parses_yaml_and_types():
         "fail": True,
         "horizons": [1, 22],
         "label": "2020-01-01",
-        "lam": 1.0,
+        "lam": 0.5,
         "n_obs": 300,
         "note": "1e-3",
         "seed": 11,
-        "weights": [1.0, 2.5],
+        "weights": [1.0, 2.0],
     }
-    assert type(got["lam"]) is float and all(type(w) is float for w in got["weights"])
+    assert all(type(w) is float for w in got["weights"])
     assert list(got) == sorted(got)
     assert validate_parameters(FIXTURE, {"lam": "1e-3"})["lam"] == 1e-3  # YAML 1.1 reads a string
     assert validate_parameters(FIXTURE, {"note": "null"})["note"] is None
@@ -270,15 +284,17 @@ def test_save_results_writes_fixed_formats(tmp_path, monkeypatch):
     assert lines[4].endswith(",a,")  # null -> empty field
     back = pl.read_csv(tmp_path / "out" / "t.csv", try_parse_dates=True)
     assert back["date"].to_list() == frame["date"].to_list()
-    np.testing.assert_allclose(back["x"].to_numpy(), x, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(back["x"].to_numpy(), x, rtol=ROUNDING, atol=0)
+    digits = []
     for field in (line.split(",")[1] for line in lines[1:]):
         mantissa = field.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
-        assert len(mantissa) <= 10
+        digits.append(len(mantissa))
+    assert max(digits) == SIG
 
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved == {
         "a": "text",
-        "b": {"count": 5, "nan": None, "np": 0.6666666667, "third": 0.3333333333},
+        "b": {"count": 5, "nan": None, "np": 0.666667, "third": 0.333333},
         "flag": True,
         "inf": None,
         "list": [0.3, None],
@@ -350,10 +366,10 @@ def test_override_reaches_the_kernel(runs):
     expected[0] = returns[:20].var()
     for t in range(1, len(returns)):
         expected[t] = 0.9 * expected[t - 1] + 0.1 * returns[t - 1] ** 2
-    np.testing.assert_allclose(saved, expected, rtol=1e-8)
+    np.testing.assert_allclose(saved, expected, rtol=volbook.results.RTOL)  # from rounded returns
     metrics = json.loads((root / "runs" / "lam" / "metrics.json").read_text())
     assert metrics["kernel"] == {"OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    assert math.isclose(metrics["forecast"]["h5"], 5 * expected[-1], rel_tol=1e-8)
+    assert math.isclose(metrics["forecast"]["h5"], 5 * expected[-1], rel_tol=volbook.results.RTOL)
 
 
 def test_same_parameters_give_identical_bytes(runs):
@@ -420,6 +436,7 @@ def test_refresh_book_replaces_chapter_and_results(runs, tmp_path):
     assert (stale / "metrics.json").read_bytes() == base_run["metrics.json"]
     assert sorted(p.name for p in (root / "chapters").iterdir()) == ["01-toy.ipynb"]
     assert sorted(p.name for p in (root / "results").iterdir()) == ["01-toy"]
+    assert sorted(p.name for p in root.iterdir()) == ["_quarto.yml", "chapters", "results"]
 
     # diff by chapter name reads the committed results
     assert not diff_runs("toy", runs[0] / "runs" / "base", root=root).has_differences
@@ -447,21 +464,21 @@ def test_failed_run_changes_nothing(runs, tmp_path):
         message = str(info.value)
         assert "\n" not in message
         assert message.startswith("chapter 01-toy failed in cell In [4]: ValueError: toy chapter asked to fail;")
-        kept = Path(message.rsplit("failed notebook kept at ", 1)[1])
-        assert kept.name == "01-toy.ipynb" and "toy chapter asked to fail" in kept.read_text()
-        assert sorted(p.name for p in kept.parent.iterdir()) == ["01-toy.ipynb"]
-        shutil.rmtree(kept.parent)
+        kept = Path(message.rsplit("failed notebook and kernel log kept in ", 1)[1])
+        assert "toy chapter asked to fail" in (kept / "01-toy.ipynb").read_text()
+        assert sorted(p.name for p in kept.iterdir()) == ["01-toy.ipynb", "kernel.log"]
+        shutil.rmtree(kept)
     assert snapshot(root) == before_book
     assert snapshot(run_folder) == before_run
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book", "run"]
 
 
 def failing_copies(monkeypatch):
-    """Make every file copy to a temporary sibling (``*.tmp-*``) fail, as on a full disk."""
+    """Make every file copy into a transaction (``.volbook-tmp``) fail, as on a full disk."""
     real = shutil.copyfile
 
     def copyfile(src, dst, *args, **kwargs):
-        if ".tmp-" in str(dst):
+        if _fs.STAGING in str(dst):
             raise OSError(28, "No space left on device (simulated)")
         return real(src, dst, *args, **kwargs)
 
@@ -482,7 +499,7 @@ def test_failure_after_execution_leaves_no_temporary_files(runs, tmp_path, monke
             run_chapter("toy", {"lam": "0.9"}, out, root=root)
         assert list(scratch.iterdir()) == []
         assert snapshot(root) == before_book and snapshot(run_folder) == before_run
-        assert [p for p in tmp_path.rglob("*") if ".tmp-" in p.name] == []
+        assert [p for p in tmp_path.rglob("*") if ".tmp" in p.name] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book", "run", "tmp"]
 
 
@@ -507,6 +524,7 @@ def test_refresh_updates_notebook_and_results_together(tmp_path, monkeypatch):
     assert snapshot(root) == before
     assert sorted(p.name for p in (root / "results").iterdir()) == ["01-toy"]
     assert sorted(p.name for p in (root / "chapters").iterdir()) == ["01-toy.ipynb"]
+    assert not (root / _fs.STAGING).exists()
 
 
 # --------------------------------------------------------------------------- _fs
@@ -586,13 +604,14 @@ def test_diff_shows_exactly_the_changed_parameter_and_metrics(runs):
     assert (change.a, change.b) == (ma["ewma"]["mean_variance"], mb["ewma"]["mean_variance"])
     assert change.abs_change == mb["ewma"]["mean_variance"] - ma["ewma"]["mean_variance"]
     assert change.rel_change == change.abs_change / ma["ewma"]["mean_variance"]
-    assert report.tables == {"ewma.csv": "differs"}
+    assert list(report.tables) == ["ewma.csv"]
+    assert report.tables["ewma.csv"].startswith("differs: 249 values differ; largest in column 'variance', row ")
     assert report.identical_tables == ["returns.csv"]
 
     text = str(report).splitlines()
     assert text[:3] == [f"a: {a} (01-toy)", f"b: {b} (01-toy)", ""]
-    assert "parameters (1 differ)" in text and "metrics (4 differ)" in text
-    assert "tables (1 differ, 1 identical)" in text
+    assert "parameters (1 differ)" in text and "metrics (4 differ beyond rtol 0.0001, atol 1e-12)" in text
+    assert "tables (1 differ, 1 the same)" in text
     lam_line = next(line for line in text if line.lstrip().startswith("lam "))
     assert lam_line.split() == ["lam", "0.94", "0.9"]
     header = next(line for line in text if line.lstrip().startswith("name") and "abs change" in line)
@@ -602,14 +621,15 @@ def test_diff_shows_exactly_the_changed_parameter_and_metrics(runs):
     assert as_json["parameters"] == [
         {"name": "lam", "a": 0.94, "b": 0.9, "abs_change": 0.9 - 0.94, "rel_change": (0.9 - 0.94) / 0.94}
     ]
-    assert as_json["tables"] == [{"name": "ewma.csv", "status": "differs"}]
+    assert as_json["tables"] == [{"name": "ewma.csv", "status": report.tables["ewma.csv"]}]
+    assert (as_json["rtol"], as_json["atol"]) == (volbook.results.RTOL, volbook.results.ATOL)
 
 
 def test_diff_of_identical_runs_says_no_differences(runs):
     root, _ = runs
     report = diff_runs(root / "runs" / "base", root / "runs" / "base2")
     assert not report.has_differences
-    assert str(report).splitlines()[-1] == "no differences"
+    assert str(report).splitlines()[-1] == "no differences (rtol 0.0001, atol 1e-12)"
 
 
 def test_diff_tolerance_missing_keys_and_tables(tmp_path):

@@ -3,7 +3,7 @@
 ::
 
     volbook run CHAPTER [-p name=value ...] [--out DIR] [--progress]
-    volbook diff A B [--json]
+    volbook diff A B [--json] [--rtol R] [--atol A]
     volbook render [--output DIR] [--no-quarto]
     volbook data SOURCE [--path P] [--start DATE] [--end DATE] [--assets A,B]
     volbook chapters
@@ -13,23 +13,30 @@ upwards holding ``_quarto.yml``; see :func:`volbook.runner.find_root`). Bad inpu
 (a usage error, a :class:`volbook.errors.VolbookError`, or an ``OSError`` such as a missing
 or unreadable file) prints ``volbook: error: <message>`` on one line to stderr and exits
 with status 2; anything else is a bug and propagates. ``--help`` prints help and exits 0.
+An interrupted run (Ctrl-C, SIGTERM) cleans up, prints ``volbook: interrupted`` and exits
+with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from volbook import runner
+from volbook import results, runner
 from volbook.errors import ParameterError, VolbookError
 
 __all__ = ["main"]
 
 #: Exit status for bad input (the status argparse uses for usage errors).
 EXIT_BAD_INPUT = 2
+#: Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,12 +52,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 on success, 2 on bad input (the message is printed to stderr).
     """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         args = _build_parser().parse_args(argv)
         return args.command(args)
     except (_UsageError, VolbookError, OSError) as err:
         print(f"volbook: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        # nbclient's cell task dies with the kernel; asyncio would report it at exit
+        logging.getLogger("asyncio").disabled = True
+        print("volbook: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind like Ctrl-C, so that the kernel is shut down and the
+    scratch and staged files are removed."""
+    raise KeyboardInterrupt
 
 
 class _UsageError(Exception):
@@ -97,6 +120,14 @@ def _build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a", help="run folder, results folder or chapter (its committed results)")
     diff.add_argument("b", help="run folder, results folder or chapter (its committed results)")
     diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.add_argument(
+        "--rtol", type=float, default=results.RTOL,
+        help=f"relative tolerance, on the scale of each table column (default {results.RTOL:g})",
+    )
+    diff.add_argument(
+        "--atol", type=float, default=results.ATOL,
+        help=f"absolute tolerance (default {results.ATOL:g})",
+    )
     diff.set_defaults(command=_diff_command)
 
     render = commands.add_parser("render", parents=[common], help="render the book")
@@ -152,7 +183,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _diff_command(args: argparse.Namespace) -> int:
     """``volbook diff``: parameters, metrics and tables that differ between two runs."""
-    report = runner.diff_runs(args.a, args.b, root=args.root)
+    report = runner.diff_runs(args.a, args.b, root=args.root, rtol=args.rtol, atol=args.atol)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0
 
@@ -194,7 +225,8 @@ def _data_command(args: argparse.Namespace) -> int:
 
 
 def _chapters_command(args: argparse.Namespace) -> int:
-    """``volbook chapters``: every chapter with its parameters, types and defaults."""
+    """``volbook chapters``: every chapter with its parameters, types, defaults and
+    constraints."""
     root = runner.find_root(args.root)
     chapters = runner.list_chapters(root)
     if not chapters:
@@ -203,10 +235,11 @@ def _chapters_command(args: argparse.Namespace) -> int:
         params = runner.chapter_parameters(path).values()
         params = [p for p in params if p.name != runner.RESULTS_DIR_PARAMETER]
         print(path.stem)
-        rows = [(p.name, p.type, json.dumps(p.default)) for p in params]
-        widths = [max([0, *(len(r[i]) for r in rows)]) for i in range(2)]
-        for name, kind, default in rows:
-            print(f"  {name.ljust(widths[0])}  {kind.ljust(widths[1])}  {default}")
+        rows = [(p.name, p.type, json.dumps(p.default), p.constraints) for p in params]
+        widths = [max([0, *(len(r[i]) for r in rows)]) for i in range(3)]
+        for name, kind, default, rules in rows:
+            line = f"  {name.ljust(widths[0])}  {kind.ljust(widths[1])}  {default.ljust(widths[2])}  {rules}"
+            print(line.rstrip())
     return 0
 
 
