@@ -5,6 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from volbook import backtest
 from volbook.backtest import buy_and_hold, performance, performance_table, run_backtest, vol_target_weights
 from volbook.errors import DataError, ParameterError
 
@@ -161,3 +162,75 @@ def test_backtest_input_errors():
         run_backtest(frame, cost_bps=-1)
     with pytest.raises(DataError, match="at least 2 are needed"):
         run_backtest(frame[:1])
+
+
+# ------------------------------------------------------------------ Sharpe ratio difference test
+
+
+def _sharpe_diff_slow(a, b, lags):
+    """Independent pieces: statsmodels' HAC covariance of the moment means, finite-difference gradient."""
+    from statsmodels.stats.sandwich_covariance import S_hac_simple
+
+    u = np.array([a.mean(), b.mean(), (a**2).mean(), (b**2).mean()])
+
+    def f(v):
+        return v[0] / np.sqrt(v[2] - v[0] ** 2) - v[1] / np.sqrt(v[3] - v[1] ** 2)
+
+    grad = np.empty(4)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6 * abs(u[i])
+        grad[i] = (f(u + step) - f(u - step)) / (2 * step[i])
+    moments = np.column_stack([a, b, a**2, b**2])
+    cov = S_hac_simple(moments - moments.mean(axis=0), nlags=lags) / a.size**2  # Newey-West: sum, not mean
+    return f(u), np.sqrt(grad @ cov @ grad)
+
+
+def test_sharpe_difference_matches_statsmodels_hac_and_finite_differences():
+    rng = np.random.default_rng(11)
+    n = 1500
+    common = rng.standard_t(5, n) * 0.01
+    a = 0.0004 + common + 0.004 * rng.standard_normal(n)
+    b = 0.0002 + 0.8 * common + 0.006 * rng.standard_t(4, n)
+    a[1:] += 0.2 * a[:-1]  # some autocorrelation
+    diff, se = _sharpe_diff_slow(a, b, lags=6)
+    got = backtest.sharpe_difference(a, b, periods_per_year=1, lags=6)
+    assert got.diff == pytest.approx(diff, rel=1e-9)
+    assert got.se == pytest.approx(se, rel=1e-6)
+    assert got.stat == pytest.approx(diff / se, rel=1e-6) and got.lags == 6
+    annual = backtest.sharpe_difference(a, b, lags=6)
+    assert annual.diff == pytest.approx(np.sqrt(252) * diff) and annual.pvalue == pytest.approx(got.pvalue)
+
+
+def test_sharpe_difference_agrees_with_jobson_korkie_memmel_for_iid_normal_returns():
+    rng = np.random.default_rng(12)
+    n, rho = 400_000, 0.6
+    z = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], n)
+    a, b = 0.05 + z[:, 0], 0.02 + 1.5 * z[:, 1]
+    got = backtest.sharpe_difference(a, b, periods_per_year=1, lags=0)
+    sa, sb = a.mean() / a.std(), b.mean() / b.std()
+    r = np.corrcoef(a, b)[0, 1]
+    memmel = np.sqrt((2 - 2 * r + 0.5 * (sa**2 + sb**2 - 2 * sa * sb * r**2)) / n)  # Memmel (2003)
+    assert got.se == pytest.approx(memmel, rel=0.02)
+
+
+def test_sharpe_difference_has_its_size_under_the_null():
+    rng = np.random.default_rng(13)
+    rejections = 0
+    for _ in range(400):
+        a = 0.05 + rng.standard_t(6, 750)
+        b = 0.05 + rng.standard_t(6, 750)  # equal Sharpe ratios
+        rejections += backtest.sharpe_difference(a, b, periods_per_year=1).pvalue < 0.05
+    assert 0.025 <= rejections / 400 <= 0.08
+
+
+def test_sharpe_difference_rejects_bad_input():
+    a = np.random.default_rng(14).normal(0.001, 0.01, 100)
+    with pytest.raises(DataError, match="zero variance"):
+        backtest.sharpe_difference(a, 2 * a)
+    with pytest.raises(DataError, match="returns_a has 100 values but returns_b has 99"):
+        backtest.sharpe_difference(a, a[1:])
+    with pytest.raises(DataError, match="returns_b has 1 missing or non-finite"):
+        backtest.sharpe_difference(a, np.where(np.arange(100) == 5, np.nan, a))
+    with pytest.raises(ParameterError, match=r"lags must be in \[0, 99\]"):
+        backtest.sharpe_difference(a, a[::-1], lags=100)

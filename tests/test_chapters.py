@@ -94,6 +94,29 @@ def test_figures_tables_and_references(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_what_the_reader_sees(path):
+    """Formatted tables, label-derived ids, rounded figure data, hidden bookkeeping (README conventions)."""
+    for c in cells(path):
+        if c.cell_type != "code":
+            continue
+        label = options(c).get("label", "")
+        if "save_results(" in c.source:
+            assert options(c).get("include") == "false", "the save_results cell must be hidden: #| include: false"
+        for out in c.outputs:
+            page = out.get("data", {}).get("text/html", "")
+            assert "<table" not in page or "gt_table" in page, f"{label or c.source[:40]!r}: a raw frame, not a table"
+            assert "shape: (" not in out.get("data", {}).get("text/plain", "") or "text/html" not in out.get("data", {})
+            if "plotly-graph-div" in page:
+                assert re.search(rf'<div id="{label}-plotly(-\d+)?"', page), f"{label}: figure id not from its label"
+                assert '"bdata"' not in page, f"{label}: unrounded binary figure data"
+                numbers = re.findall(r"(?<![\w#-])(\d+)\.(\d+)", page[page.index("Plotly.newPlot"):])
+                long = [f"{i}.{f}" for i, f in numbers if len((i + f).lstrip("0")) > 6]
+                assert not long, f"{label}: unrounded numbers {long[:3]}"
+            if "gt_table" in page:
+                assert page.startswith(f'<div id="{label}-gt"'), f"{label}: table id not from its label"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_committed_results_belong_to_the_committed_chapter(path):
     results = ROOT / "results" / path.stem
     params = yaml.safe_load((results / "params.yaml").read_text())["parameters"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import polars as pl
 import pytest
 
 import volbook
+import volbook._cells
 from volbook import plots
 from volbook.timing import TRADING_DAYS
 
@@ -42,14 +45,80 @@ def test_setup_selects_the_html_renderer_without_plotly_js():
     assert len(html) < 50_000  # plotly.min.js itself is ~4.6 MB
 
 
-def test_figure_ids_are_deterministic_and_content_based():
+def _in_cell(monkeypatch, code: str, msg_id: str = "m1") -> None:
+    """Pretend the kernel is executing a cell with this code (what papermill and nbval send)."""
+    header = {"header": {"msg_id": msg_id}, "content": {"code": code}}
+    monkeypatch.setattr(volbook._cells, "_parent_header", lambda: header)
+
+
+def test_figure_ids_come_from_the_cell_label_not_the_content(monkeypatch):
+    _in_cell(monkeypatch, "#| label: fig-vol\n#| fig-cap: x\nplot()")
     a = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
-    b = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
-    c = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 5])))
-    assert a == b
-    assert a != c
-    assert 'id="fig-' in a
+    b = plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 5])))
+    assert 'id="fig-vol-plotly"' in a and 'id="fig-vol-plotly-2"' in b  # a second figure of the cell
+    _in_cell(monkeypatch, "#| label: fig-vol\nplot()", msg_id="m2")  # the cell run again
+    assert plots.figure_html(go.Figure(go.Scatter(x=[1, 2], y=[3, 5]))).count('"fig-vol-plotly"') == 3
+    _in_cell(monkeypatch, "plot()", msg_id="m3")
+    assert re.search(r'id="volbook-plotly-\d+"', plots.figure_html(go.Figure()))
     assert 'id="my-id"' in plots.figure_html(go.Figure(), div_id="my-id")
+
+
+def _embedded(html: str) -> dict:
+    """The figure JSON (data and layout) embedded in a figure's HTML."""
+    args = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*\}),\s*\{"displaylogo', html, re.S)
+    return {"data": json.loads(args.group(1)), "layout": json.loads(args.group(2))}
+
+
+def test_rounding_to_scale_and_to_significant_digits():
+    np.testing.assert_array_equal(plots.round_to_scale([0.123456, 0.00012345, -0.5, np.nan]),
+                                  [0.123, 0.0, -0.5, np.nan])
+    np.testing.assert_array_equal(plots.round_to_scale([1234.5, 7.77]), [1230.0, 10.0])
+    np.testing.assert_array_equal(plots.round_significant([123456.0, 0.000123456, 0.0], 3), [123000.0, 0.000123, 0.0])
+
+
+def test_embedded_data_is_rounded_and_does_not_depend_on_the_last_bits():
+    rng = np.random.default_rng(3)
+    vol = 0.1 + 0.3 * rng.random(2000)
+    dates = [dt.date(2000, 1, 1) + dt.timedelta(days=i) for i in range(2000)]
+
+    def figure(v):
+        fig = go.Figure(go.Scatter(x=dates, y=v, name="linear"))
+        fig.add_trace(go.Scatter(x=dates, y=np.exp(10 * v), name="log", yaxis="y2"))
+        fig.update_layout(yaxis2=dict(type="log", overlaying="y"), xaxis=dict(domain=[0, 1 / 3]))
+        return plots.figure_html(fig, div_id="f")
+
+    html = figure(vol)
+    data = _embedded(html)["data"]
+    linear, log = np.array(data[0]["y"]), np.array(data[1]["y"])
+    np.testing.assert_array_equal(linear, np.round(vol, 3))  # 3 significant digits of the largest value
+    np.testing.assert_allclose(log, np.exp(10 * vol), rtol=5e-4)  # 4 significant digits of each value
+    assert _embedded(html)["layout"]["xaxis"]["domain"] == [0, 0.333333]
+    assert "bdata" not in html  # short decimals, not base64 float64
+    noisy = vol * (1 + 1e-9 * rng.standard_normal(vol.size))  # another machine's BLAS/optimizer
+    assert figure(noisy) == html
+
+
+def test_layout_keeps_legends_menus_and_titles_apart(evaluation):
+    fig = plots.plot_forecasts_over_time(evaluation, HORIZONS, every=5)
+    legend, menu = fig.layout.legend, fig.layout.updatemenus[0]
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")  # below the plot
+    assert (menu.x, menu.xanchor, menu.y, menu.yanchor) == (0, "left", 1, "bottom")  # top left, mode bar is right
+    assert fig.layout.margin.b >= 90 and fig.layout.margin.t >= 40
+    paths = plots.plot_parameter_paths(pl.DataFrame({"date": [1, 2], "model": ["garch"] * 2, "alpha": [0.1] * 2,
+                                                     "beta": [0.8] * 2, "persistence": [0.9] * 2}), every=1)
+    assert paths.layout.legend.y == 0 and paths.layout.margin.t >= 40  # subplot titles have the top
+    assert paths.layout.yaxis.title.text == "estimate"
+    scatter = plots.plot_forecast_scatter(evaluation, 1, every=1)
+    assert scatter.layout.xaxis.title.text == "forecast" and scatter.layout.yaxis.title.text == "realized"
+
+
+def test_variants_share_the_model_colour_dashed():
+    assert plots.line_style("garch_no_costs")["color"] == plots.COLORS["garch"]
+    assert plots.line_style("garch_no_costs")["dash"] == "dash"
+    assert plots.line_style("garch_refit_5")["color"] == plots.COLORS["garch"]
+    assert "dash" not in plots.line_style("gjr_garch")
+    colours = [c for k, c in plots.COLORS.items()]
+    assert len(set(colours)) == len(colours)
 
 
 def test_rolling_vol_is_the_annualized_root_mean_square_of_the_window():
@@ -68,9 +137,15 @@ def test_forecasts_over_time_thins_origins_and_annualizes_per_horizon(evaluation
     assert [t.visible for t in fig.data] == [True] * 3 + [False] * 3
     assert len(fig.layout.updatemenus[0].buttons) == len(HORIZONS)
     garch_h5 = fig.data[5]
-    assert garch_h5.name == "garch" and len(garch_h5.x) == 8  # 40 origins, every 5th
+    assert garch_h5.name == "GARCH(1,1)" and len(garch_h5.x) == 8  # 40 origins, every 5th
     row = evaluation.filter((pl.col("model") == "garch") & (pl.col("horizon") == 5)).sort("date").row(0, named=True)
-    assert garch_h5.y[0] == pytest.approx(np.sqrt(TRADING_DAYS * row["forecast"] / 5), abs=1e-4)
+    assert garch_h5.y[0] == pytest.approx(np.sqrt(TRADING_DAYS * row["forecast"] / 5), rel=1e-12)
+
+    zoomed = plots.plot_forecasts_over_time(evaluation, HORIZONS, every=5, zoom=(dt.date(2020, 1, 11), dt.date(2020, 1, 20)),
+                                            zoom_models=["garch"])
+    assert len(zoomed.data) == len(HORIZONS) * (len(MODELS) + 1 + 2)  # + realized and garch in the zoom panel
+    assert len(zoomed.data[4].x) == 10 and zoomed.data[4].yaxis == "y2"  # every origin in the window
+    assert [len(b.args[0]["visible"]) for b in zoomed.layout.updatemenus[0].buttons] == [10, 10]
 
 
 def test_error_histograms_are_shares_of_origins(evaluation):
@@ -82,7 +157,7 @@ def test_error_histograms_are_shares_of_origins(evaluation):
 
 def test_surface_is_horizon_by_origin(evaluation):
     fig = plots.plot_surface(evaluation, "garch", every=2)
-    assert [t.name for t in fig.data] == ["realized", "forecast", "error"]
+    assert [t.type for t in fig.data] == ["surface", "surface", "heatmap"]
     z = np.asarray(fig.data[2].z)
     assert z.shape == (len(HORIZONS), 20)
     np.testing.assert_allclose(z, np.asarray(fig.data[1].z) - np.asarray(fig.data[0].z), atol=2e-4)
@@ -110,7 +185,7 @@ def test_small_figures_of_the_stylized_facts():
     dist = plots.plot_return_distribution(r, bins=50)
     bars = dist.data[0]
     width = bars.x[1] - bars.x[0]
-    assert sum(bars.y) * width == pytest.approx(1.0, rel=0.01)  # a density
+    assert np.nansum(bars.y) * width == pytest.approx(1.0, rel=0.01)  # a density (empty bins not drawn)
     acf = plots.plot_acf(np.full(10, 0.01), np.full(10, 0.2), band=0.05)
     assert [len(t.y) for t in acf.data] == [10, 10]
     price = pl.DataFrame({"date": range(5), "close": [1.0, 2, 3, 4, 5], "ret": [0.0, 0.1, 0.1, 0.1, 0.1]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shlex
@@ -202,8 +203,9 @@ def test_one_local_plotly_and_no_remote_loads(site):
         Path("assets/plotly.min.js")
     ]
     assert (root / "_book" / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes()
-    for href, page in pages.items():
-        assert f'<script src="{_prefix(href)}assets/plotly.min.js"></script>' in page
+    for href, page in pages.items():  # plotly.js (4.8 MB) only on pages with figures
+        loads = f'<script src="{_prefix(href)}assets/plotly.min.js"></script>' in page
+        assert loads == (href == "chapters/one.html"), href
         assert not re.search(r'<(script|link|img|iframe)\b[^>]*\b(src|href)="(https?:)?//', page), href
         banner = re.search(r'<div class="fallback-banner".*?</div>', page, re.DOTALL).group(0)
         assert html.unescape(re.sub(r"<[^>]+>", "", banner)) == BANNER
@@ -361,9 +363,12 @@ def test_repo_quarto_config():
     assert all((ROOT / b).is_file() for b in [config["bibliography"]])
     html_format = config["format"]["html"]
     assert html_format["html-math-method"] == "mathml"
-    assert html_format["include-in-header"]["text"] == '<script src="/assets/plotly.min.js"></script>'
+    assert "include-in-header" not in html_format  # plotly.js: chapter pages with figures only
     metadata = yaml.safe_load((ROOT / "chapters" / "_metadata.yml").read_text())
     assert metadata["execute"]["enabled"] is False
+    assert [(ROOT / "chapters" / f).resolve() for f in metadata["ipynb-filters"]] == [
+        ROOT / "lib" / "volbook" / "render" / "ipynb_filter.py"
+    ]
 
 
 def test_repo_pre_render_copies_plotly(tmp_path):
@@ -377,3 +382,32 @@ def test_repo_pre_render_copies_plotly(tmp_path):
     assert (tmp_path / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes()
     usage = subprocess.run([sys.executable, "-m", "volbook.render"], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage: python -m volbook.render assets [DIR]" in usage.stderr
+
+
+def test_ipynb_filter_leaves_quarto_no_reason_to_load_widget_scripts(tmp_path):
+    """Quarto loads require.js and jQuery from a CDN for any text/html display output; the filter leaves none."""
+    from volbook.render.ipynb_filter import filter_notebook
+
+    nb = new_notebook(cells=[
+        new_code_cell("table", outputs=[new_output("execute_result", execution_count=1,
+                                                    data={"text/html": "<table>```</table>", "text/plain": "t"})]),
+        new_code_cell("fig", outputs=[new_output("display_data", data={"text/html": PLOT_HTML})]),
+        new_code_cell("fig2", outputs=[new_output("display_data", data={"text/html": PLOT_HTML})]),
+        new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="1\n")]),
+    ])
+    raw = json.loads(nbformat.writes(nb))
+    out = filter_notebook(raw, "../assets/plotly.min.js")
+    datas = [o.get("data", {}) for c in out["cells"] for o in c["outputs"]]
+    assert not any(k in d for d in datas for k in ("text/html", "application/javascript"))
+    assert datas[0] == {"text/plain": ["t"], "text/markdown": "````{=html}\n<table>```</table>\n````\n"}
+    figures = [d["text/markdown"] for d in datas[1:3]]
+    assert figures[0].startswith('```{=html}\n<script src="../assets/plotly.min.js"></script>\n<div id="fixed-plot-id"')
+    assert "<script src" not in figures[1]  # once per page
+    assert out["cells"][3]["outputs"][0]["text"] == ["1\n"]
+
+    (tmp_path / "_quarto.yml").write_text("project: {type: book}\n")
+    (tmp_path / "chapters").mkdir()
+    script = ROOT / "lib" / "volbook" / "render" / "ipynb_filter.py"
+    done = subprocess.run([sys.executable, str(script)], input=nbformat.writes(nb), capture_output=True, text=True,
+                          cwd=tmp_path / "chapters", check=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert '<script src=\\"../assets/plotly.min.js\\"></script>' in done.stdout

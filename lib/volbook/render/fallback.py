@@ -514,6 +514,7 @@ def _pandoc_defaults(
         "root": "../" * len(depth),
         "nav": [_nav_entry(p, page) for p in pages],
         "document-css": False,
+        "plotly": "plotly-graph-div" in page.markdown,  # plotly.js only where there are figures
     }
     if i > 0:
         variables["prev"] = _nav_entry(pages[i - 1], page)

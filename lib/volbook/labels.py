@@ -1,0 +1,52 @@
+"""Names for readers: model, strategy and horizon labels shared by tables, figures and prose.
+
+Result tables keep the machine names (``gjr_garch``, ``rolling_20``); what a reader sees uses
+:func:`model_label`, so a model is called the same in every table, legend and sentence:
+
+>>> model_label("gjr_garch"), model_label("rolling_20"), model_label("ewma_0.97")
+('GJR-GARCH', 'Rolling 20-day', 'EWMA (λ = 0.97)')
+>>> model_label("garch_refit_5"), model_label("garch_no_costs"), horizon_label(1)
+('GARCH(1,1), refit every 5 days', 'GARCH(1,1), before costs', '1 day')
+
+A name it does not know is returned unchanged, so a new model shows up under its own name
+until a label is added here.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MODEL_LABELS", "model_label", "horizon_label"]
+
+#: Labels of the book's model and strategy names.
+MODEL_LABELS = {
+    "realized": "Realized",
+    "ewma": "EWMA",
+    "garch": "GARCH(1,1)",
+    "gjr_garch": "GJR-GARCH",
+    "t_garch": "t-GARCH",
+    "buy_and_hold": "Buy and hold",
+}
+
+_PATTERNS = (
+    (re.compile(r"^rolling_(\d+)$"), lambda m: f"Rolling {m[1]}-day"),
+    (re.compile(r"^ewma_([0-9.]+)$"), lambda m: f"EWMA (λ = {m[1]})"),
+    (re.compile(r"^(.+)_refit_(\d+)$"), lambda m: f"{model_label(m[1])}, refit every {m[2]} days"),
+    (re.compile(r"^(.+)_no_costs$"), lambda m: f"{model_label(m[1])}, before costs"),
+)
+
+
+def model_label(name: str) -> str:
+    """The reader's name of a model or strategy (``name`` itself when unknown)."""
+    if name in MODEL_LABELS:
+        return MODEL_LABELS[name]
+    for pattern, label in _PATTERNS:
+        match = pattern.match(name)
+        if match:
+            return label(match)
+    return name
+
+
+def horizon_label(h: int) -> str:
+    """``"1 day"``, ``"5 days"``."""
+    return f"{h} day" if int(h) == 1 else f"{h} days"
