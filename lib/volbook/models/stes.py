@@ -69,7 +69,7 @@ __all__ = [
 
 #: The published grid of L2 penalties for STES cross-validation.
 STES_L2_GRID: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1, 1.0)
-_TOL = 1e-10
+_TOL = 1e-12
 
 
 def es_forecasts(proxy: np.ndarray, alpha: float, v0: float) -> np.ndarray:
