@@ -2,15 +2,18 @@
 volbook's EWMA, and data simulated from a known STES process."""
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy.special import expit
 
 from _gate_history import history, sp500_returns
 from volbook.errors import DataError, ParameterError
+from volbook.features import gate_features
 from volbook.models.ewma import ewma_filter
 from volbook.models.gate import GateScaler, time_series_folds
 from volbook.models.recursion import stes_adjoint, stes_filter, stes_jacobian
 from volbook.models.stes import ES, STES, es_forecasts, fit_es_alpha, fit_stes_beta, select_l2
+from volbook.walkforward import walk_forward
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +184,31 @@ def test_bad_settings_get_clear_errors(returns):
         STES(("ret", "vix"))
     with pytest.raises(DataError, match="needs at least 250 rows"):
         STES().fit(history(returns[:100]))
+
+
+def test_new_rows_read_the_training_tail_for_rolling_and_calendar_features(returns):
+    """Fitted on rows < 1500, fed the rest: the same as one pass of the features over all rows."""
+    dates = np.busday_offset("2001-01-01", np.arange(returns.size), roll="forward")
+    gate = ("ret2", "har", "har_diff", "dow", "month", "fomc", "opex", "imm")
+    fit = STES(gate, l2=0.01, n_starts=1).fit(history(returns[:1500], dates=dates[:1500]))
+    X, names = gate_features(gate, ret=returns, dates=dates)
+    Z = fit.scaler.transform(X)
+    b = np.array([fit.params["beta_const"]] + [fit.params[f"beta_{n}"] for n in names])
+    alpha = expit(b[0] + Z @ b[1:])
+    v = stes_filter(returns**2, alpha, np.mean(returns[:20] ** 2))
+    new = history(returns[1500:], dates=dates[1500:])
+    np.testing.assert_allclose(fit.one_step(new), v[1500:], rtol=1e-9)
+    np.testing.assert_allclose(fit.states(new)["alpha"], alpha[1499:], rtol=1e-9)
+    with pytest.raises(ParameterError, match="need real dates"):
+        STES(("ret", "dow")).fit(history(returns[:1500]))
+
+
+def test_through_the_engine_with_a_frame(returns):
+    dates = np.busday_offset("2001-01-01", np.arange(800), roll="forward")
+    frame = pl.DataFrame({"date": dates, "ret": returns[:800]})
+    model = STES(("ret", "fomc"), n_starts=1)
+    wf = walk_forward(model, frame, window=500, refit_every=100)
+    assert wf.forecasts.height == 301 and wf.params.height == 4
+    last = model.fit(frame.slice(300, 500))  # the last refit's window, as a frame, cold-started
+    # the engine warm-starts each refit from the previous one: the same optimum to solver precision
+    assert wf.forecasts["forecast"][-1] == pytest.approx(last.forecast([1])[0, 0], rel=1e-5)

@@ -34,7 +34,8 @@ from sklearn.model_selection import TimeSeriesSplit
 
 from volbook.errors import DataError, ParameterError
 from volbook.features import GateFamily, check_families, feature_lookback, gate_features
-from volbook.models.base import Fitted
+from volbook.history import History
+from volbook.models.base import Fitted, check_history
 from volbook.models.recursion import stes_filter
 
 __all__ = [
@@ -73,13 +74,12 @@ class GateSpec:
         """Rows before t that the features of row t read."""
         return feature_lookback(self.families)
 
-    def columns(self, history) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Returns, proxy and dates of a history (anything indexable by column with ``dates``)."""
-        ret = np.asarray(history["ret"], dtype=float)
-        proxy = ret**2 if self.proxy == "ret2" else np.asarray(history[self.proxy], dtype=float)
+    def columns(self, history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns, variance proxy and row labels of a history."""
+        proxy = np.asarray(history[self.proxy], dtype=float)
         if (proxy < 0).any():
-            raise DataError(f"the variance proxy {self.proxy!r} has negative values")
-        return ret, proxy, getattr(history, "dates", None)
+            raise DataError(f"the variance proxy {self.proxy!r} has negative values at position {int(np.argmax(proxy < 0))}")
+        return np.asarray(history["ret"], dtype=float), proxy, history.dates
 
     def features(self, ret: np.ndarray, proxy: np.ndarray, dates) -> tuple[np.ndarray, tuple[str, ...]]:
         """Raw (unstandardized) gate features of every row."""
@@ -165,9 +165,9 @@ class GatedFit(Fitted):
         self._z_train = Z
         self._alpha_train = alpha
         self._v_train = v[1:]
-        self._dates_train = np.arange(ret.size) if dates is None else np.asarray(dates)
-        keep = min(spec.lookback, ret.size)
-        self._tail = (ret[ret.size - keep :], proxy[proxy.size - keep :], None if dates is None else np.asarray(dates)[ret.size - keep :])
+        self._dates_train = np.asarray(dates)
+        keep = ret.size - min(spec.lookback, ret.size)
+        self._tail = (ret[keep:], proxy[keep:], self._dates_train[keep:])
 
     @abstractmethod
     def logits(self, Z: np.ndarray) -> np.ndarray:
@@ -177,28 +177,28 @@ class GatedFit(Fitted):
     def contributions(self, Z: np.ndarray) -> np.ndarray:
         """Each feature's additive share of the logit, ``(n, k + 1)``, last column the constant."""
 
-    def _new_rows(self, new) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Standardized features, proxy and labels of new rows, features reading the fit's tail."""
+    def _new_rows(self, new: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Standardized features, proxy and dates of new rows (features read the fit's tail)."""
         ret, proxy, dates = self.spec.columns(new)
+        if not ret.size:
+            return np.empty((0, len(self.scaler.names))), proxy, dates
         t_ret, t_proxy, t_dates = self._tail
-        if dates is not None and t_dates is not None:
-            all_dates = np.concatenate([t_dates, np.asarray(dates)])
-        else:
-            all_dates = None if dates is None else np.asarray(dates)
-            if all_dates is not None and t_ret.size:
-                raise DataError("new rows carry dates but the training rows did not")
-        X, _ = self.spec.features(np.concatenate([t_ret, ret]), np.concatenate([t_proxy, proxy]), all_dates)
-        labels = np.arange(ret.size) if dates is None else np.asarray(dates)
-        return self.scaler.transform(X[t_ret.size :]), proxy, labels
+        X, _ = self.spec.features(
+            np.concatenate([t_ret, ret]), np.concatenate([t_proxy, proxy]), np.concatenate([t_dates, dates])
+        )
+        return self.scaler.transform(X[t_ret.size :]), proxy, dates
 
-    def one_step(self, new) -> np.ndarray:
+    def one_step(self, new: History) -> np.ndarray:
         """``v_{t+1}`` at the origin, then the forecast at each new row, parameters fixed."""
-        if len(new) == 0:
-            return np.array([self.v_next])
         Z, proxy, _ = self._new_rows(new)
         return stes_filter(proxy, expit(self.logits(Z)), self.v_next)
 
-    def path(self, new=None) -> pl.DataFrame:
+    def states(self, new: History) -> dict[str, np.ndarray]:
+        """``alpha``: the gate behind each one-step forecast (at the origin, then each new row)."""
+        Z, _, _ = self._new_rows(new)
+        return {"alpha": np.concatenate([self._alpha_train[-1:], expit(self.logits(Z))])}
+
+    def path(self, new: History | pl.DataFrame | None = None) -> pl.DataFrame:
         """The gate and forecast path over the training window and then the ``new`` rows.
 
         Columns: ``date``, ``sample`` (``"train"`` / ``"test"``), ``alpha``, ``logit``,
@@ -208,6 +208,7 @@ class GatedFit(Fitted):
         XGBoost's exact per-feature contributions).
         """
         parts = [(self._dates_train, "train", self._z_train, self._alpha_train, self._v_train)]
+        new = None if new is None else check_history(new, self.spec.inputs, name="new rows", targets=False)
         if new is not None and len(new):
             Z, proxy, labels = self._new_rows(new)
             alpha = expit(self.logits(Z))

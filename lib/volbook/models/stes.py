@@ -51,8 +51,8 @@ from scipy.signal import lfilter
 from scipy.special import expit, logit
 
 from volbook.errors import DataError, ParameterError
-from volbook.features import EAESE, GateFamily
-from volbook.models.base import Fitted, Forecaster
+from volbook.features import EAESE, FAMILIES, GateFamily
+from volbook.models.base import Fitted, Forecaster, check_history, register
 from volbook.models.gate import GatedFit, GateScaler, GateSpec, initial_variance, time_series_folds
 from volbook.models.recursion import stes_filter, stes_jacobian
 
@@ -203,13 +203,11 @@ class LinearGateFit(GatedFit):
 
 
 def _training_sample(model: Forecaster, spec: GateSpec, history):
-    """Returns, proxy, dates, training rows and targets of a history, checked."""
-    if len(history) < model.min_obs:
-        raise DataError(f"{model.name}: needs at least {model.min_obs} rows to fit, got {len(history)}")
-    ret, proxy, dates = spec.columns(history)
-    rows, y = history.training_rows(1, spec.proxy)
-    rows = np.asarray(rows, dtype=int)
-    return ret, proxy, dates, rows, np.asarray(y, dtype=float)
+    """Returns, proxy, dates, training rows (positions) and targets of a checked history."""
+    hist = check_history(history, model.inputs, name=model.name, min_obs=model.min_obs)
+    ret, proxy, dates = spec.columns(hist)
+    rows, y = hist.training_rows(1, spec.proxy)
+    return ret, proxy, dates, np.asarray(rows, dtype=int), np.asarray(y, dtype=float)
 
 
 class ES(Forecaster):
@@ -309,3 +307,8 @@ class STES(Forecaster):
         beta = np.zeros(len(names) + 1)
         beta[np.concatenate([[True], scaler.active])] = beta_active
         return LinearGateFit(self.spec, scaler, beta, v0, ret, proxy, dates, {"l2": float(l2), "objective": 2.0 * cost})
+
+
+register("es")(lambda: ES())
+register("stes")(lambda: STES(n_starts=2))
+register("stes_all_features_rv")(lambda: STES(FAMILIES, proxy="rv", l2=0.01, n_starts=1))

@@ -63,8 +63,8 @@ import xgboost as xgb
 from scipy.special import expit, logit
 
 from volbook.errors import ParameterError
-from volbook.features import EAESE, GateFamily
-from volbook.models.base import Fitted, Forecaster
+from volbook.features import EAESE, SEASONAL, GateFamily
+from volbook.models.base import Fitted, Forecaster, register
 from volbook.models.gate import GatedFit, GateScaler, GateSpec, initial_variance, time_series_folds
 from volbook.models.recursion import stes_adjoint, stes_filter
 from volbook.models.stes import _training_sample, fit_es_alpha
@@ -362,3 +362,9 @@ class XGBSTES(Forecaster):
             summary |= {"beta_const": float(margins[-1])}
             summary |= {f"beta_{n}": float(margins[j] - margins[-1]) for j, n in enumerate(names)}
         return XGBGateFit(self.spec, scaler, booster, v0 / SCALE**2, ret, proxy, dates, summary)
+
+
+register("xgbstes")(lambda: XGBSTES(rounds=20))
+register("xgbstes_tree_qlike_rv")(
+    lambda: XGBSTES(EAESE + ("har",) + SEASONAL, proxy="rv", booster="gbtree", loss="qlike", rounds=10)
+)
