@@ -17,8 +17,8 @@ Estimation, at origin t, on the training rows s whose target ``p_{s+1}`` is know
   proxy of its first ``init_obs`` rows, and runs through every row to the origin;
 * ES: ``alpha`` minimizes the sum of squared errors (a grid over logit(alpha), then Brent's
   bounded search; the recursion is ``scipy.signal.lfilter``);
-* STES: nonlinear least squares (``scipy.optimize.least_squares``, trust-region reflective)
-  with the analytic Jacobian of the recursion (:func:`~volbook.models.recursion.stes_jacobian`),
+* STES: nonlinear least squares (``scipy.optimize.least_squares``, Levenberg-Marquardt as in
+  MINPACK) with the analytic Jacobian of the recursion (:func:`~volbook.models.recursion.stes_jacobian`),
   minimizing::
 
       1/2 * [ sum_s (v_{s+1} - y_s)^2 / sum_s y_s^2  +  l2 * sum_{j >= 1} beta_j^2 ]
@@ -141,7 +141,7 @@ def fit_stes_beta(
     best: tuple[np.ndarray, float] | None = None
     for x0 in starts:
         res = least_squares(problem.residuals, np.asarray(x0, dtype=float), jac=problem.jacobian,
-                            method="trf", ftol=_TOL, xtol=_TOL, gtol=_TOL)
+                            method="lm", ftol=_TOL, xtol=_TOL, gtol=_TOL)
         if best is None or res.cost < best[1]:
             best = (res.x, float(res.cost))
     return best

@@ -150,45 +150,52 @@ class RecursionObjective:
     """XGBoost custom objective: margins -> recursion -> loss -> adjoint gradient and Hessian.
 
     Called as ``objective(margins, dtrain)`` with one margin per training row; ``p`` and ``y``
-    are that many proxies and targets (``y_s = p_{s+1}``), ``v0`` the starting variance.
+    hold the proxies and targets (``y_s = p_{s+1}``) of those rows, ``v0`` the starting
+    variance. With ``valid`` (a DMatrix of the rows that follow) and ``booster`` set, each call
+    also runs the recursion on through those rows with the booster's current gate and appends
+    their loss (:func:`loss_value`) to ``scores``: ``scores[k]`` is the validation loss after
+    ``k`` rounds. ``p`` and ``y`` then cover the validation rows too.
     """
 
-    def __init__(self, p: np.ndarray, y: np.ndarray, v0: float, loss: Loss) -> None:
-        self.p, self.y, self.v0, self.loss = p, y, v0, loss
+    def __init__(self, p: np.ndarray, y: np.ndarray, v0: float, loss: Loss, valid: xgb.DMatrix | None = None) -> None:
+        self.p, self.y, self.v0, self.loss, self.valid = p, y, v0, loss, valid
+        self.booster: xgb.Booster | None = None
+        self.scores: list[float] = []
 
     def __call__(self, margins: np.ndarray, dtrain: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        alpha = expit(np.asarray(margins, dtype=float))
-        v = stes_filter(self.p, alpha, self.v0)
-        e, w = loss_derivatives(v[1:], self.y, self.loss)
-        return stes_adjoint(self.p, alpha, v, e, w)
+        n = margins.size
+        z = np.asarray(margins, dtype=float)
+        if self.valid is not None:
+            z = np.concatenate([z, self.booster.predict(self.valid, output_margin=True).astype(float)])
+        alpha = expit(z)
+        v = stes_filter(self.p[: z.size], alpha, self.v0)
+        if self.valid is not None:
+            self.scores.append(loss_value(v[n + 1 :], self.y[n : z.size], self.loss))
+        e, w = loss_derivatives(v[1 : n + 1], self.y[:n], self.loss)
+        return stes_adjoint(self.p[:n], alpha[:n], v[: n + 1], e, w)
 
 
 def _null_objective(margins: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros_like(margins), np.ones_like(margins)
 
 
-def _train(Z: np.ndarray, p: np.ndarray, y: np.ndarray, v0: float, params: dict, loss: Loss, rounds: int,
-           monitor=None) -> xgb.Booster:
-    """Boost ``rounds`` rounds on rows 0..len(Z)-1; ``monitor(booster, done)`` may stop it early."""
-    dtrain = xgb.DMatrix(Z)
+def _dmatrix(Z: np.ndarray) -> xgb.DMatrix:
+    return xgb.DMatrix(Z, nthread=1)
+
+
+def _train(objective: RecursionObjective, Z: np.ndarray, params: dict, rounds: int, patience: int = 0) -> xgb.Booster:
+    """Boost up to ``rounds`` rounds on the rows of Z; stop ``patience`` rounds after the best score."""
+    dtrain = _dmatrix(Z)
     booster = xgb.Booster(params, [dtrain])
-    objective = RecursionObjective(p[: Z.shape[0]], y, v0, loss)
+    objective.booster = booster
     # A null round (zero gradient) sets the booster up without moving any margin off base_score,
-    # so a model with 0 rounds (the ES gate) exists and the untrained loss can be scored.
+    # so a model with 0 rounds (the ES gate) exists and can be scored.
     booster.update(dtrain, 0, fobj=_null_objective)
-    if monitor is not None and monitor(booster, 0):
-        return booster
     for i in range(rounds):
         booster.update(dtrain, i + 1, fobj=objective)
-        if monitor is not None and monitor(booster, i + 1):
+        if patience and i - int(np.argmin(objective.scores)) >= patience:
             break
     return booster
-
-
-def _forecasts(booster: xgb.Booster, Z: np.ndarray, p: np.ndarray, v0: float) -> np.ndarray:
-    """``v_1 .. v_n`` over the rows of Z with the booster's gate."""
-    margins = booster.predict(xgb.DMatrix(Z), output_margin=True).astype(float)
-    return stes_filter(p[: Z.shape[0]], expit(margins), v0)[1:]
 
 
 def boost_gate(
@@ -211,25 +218,16 @@ def boost_gate(
     """
     m = Z.shape[0]
     n_valid = int(np.floor(valid_frac * m))
-    best_rounds = rounds
-    if n_valid >= 1 and patience > 0:
-        cut = m - n_valid
-        dall = xgb.DMatrix(Z)
-        best = [np.inf, 0]
-
-        def monitor(booster: xgb.Booster, done: int) -> bool:
-            margins = booster.predict(dall, output_margin=True).astype(float)
-            v = stes_filter(p[:m], expit(margins), v0)
-            score = loss_value(v[cut + 1 :], y[cut:], loss)
-            if score < best[0]:
-                best[0], best[1] = score, done
-            return done - best[1] >= patience
-
-        _train(Z[:cut], p, y[:cut], v0, params, loss, rounds, monitor)
-        best_rounds = best[1]
-        if not refit_full:
-            return _train(Z[:cut], p, y[:cut], v0, params, loss, best_rounds), best_rounds
-    return _train(Z, p, y, v0, params, loss, best_rounds), best_rounds
+    if n_valid < 1 or patience < 1:
+        return _train(RecursionObjective(p[:m], y[:m], v0, loss), Z, params, rounds), rounds
+    cut = m - n_valid
+    watch = RecursionObjective(p[:m], y[:m], v0, loss, valid=_dmatrix(Z[cut:]))
+    booster = _train(watch, Z[:cut], params, rounds, patience)
+    if len(watch.scores) == rounds:  # ran to the end: score the last round too
+        watch(booster.predict(_dmatrix(Z[:cut]), output_margin=True))
+    best = int(np.argmin(watch.scores))
+    rows = m if refit_full else cut
+    return _train(RecursionObjective(p[:rows], y[:rows], v0, loss), Z[:rows], params, best), best
 
 
 class XGBGateFit(GatedFit):
@@ -241,10 +239,10 @@ class XGBGateFit(GatedFit):
         super().__init__(spec, scaler, v0, ret, proxy, dates, params)
 
     def logits(self, Z: np.ndarray) -> np.ndarray:
-        return self.booster.predict(xgb.DMatrix(Z), output_margin=True).astype(float)
+        return self.booster.predict(_dmatrix(Z), output_margin=True).astype(float)
 
     def contributions(self, Z: np.ndarray) -> np.ndarray:
-        return self.booster.predict(xgb.DMatrix(Z), pred_contribs=True).astype(float)
+        return self.booster.predict(_dmatrix(Z), pred_contribs=True).astype(float)
 
 
 class XGBSTES(Forecaster):
@@ -266,7 +264,8 @@ class XGBSTES(Forecaster):
     rounds
         Most boosting rounds (:data:`PUBLISHED_ROUNDS`).
     cv, grid, cv_folds
-        Cross-validate the candidates of ``grid`` (default :data:`PUBLISHED_GRID`).
+        Cross-validate the candidates of ``grid``; by default the published grids,
+        :data:`PUBLISHED_GRID` for the EAESE gate and :data:`PUBLISHED_GRID_LAMBDA` for others.
     valid_frac, patience, refit_full
         Early stopping on the trailing block (see the module docstring).
     seed, init_obs, min_obs
@@ -283,7 +282,7 @@ class XGBSTES(Forecaster):
         params: Mapping[str, Any] | None = None,
         rounds: int = PUBLISHED_ROUNDS,
         cv: bool = False,
-        grid: Sequence[Mapping[str, Any]] = PUBLISHED_GRID,
+        grid: Sequence[Mapping[str, Any]] | None = None,
         cv_folds: int = 3,
         valid_frac: float = 0.1,
         patience: int = 10,
@@ -310,6 +309,8 @@ class XGBSTES(Forecaster):
             raise ParameterError(f"params say booster={base['booster']!r} but booster={booster!r}")
         base.update({"booster": booster, "nthread": 1, "seed": int(seed), "verbosity": 0})
         self.xgb_params = base
+        if grid is None:  # as published: the small grid for the EAESE gate, x reg_lambda for richer gates
+            grid = PUBLISHED_GRID if self.spec.families == EAESE else PUBLISHED_GRID_LAMBDA
         self.grid = tuple(canonical_params(g) for g in grid) if cv else ()
         if cv and not self.grid:
             raise ParameterError("cv=True needs a non-empty grid")
@@ -321,24 +322,26 @@ class XGBSTES(Forecaster):
         variant = ("_tree" if booster == "gbtree" else "") + ("_qlike" if loss == "qlike" else "")
         self.name = name or f"xgbstes{variant}{suffix}" + ("" if proxy == "ret2" else f"_{proxy}")
 
-    def _boost(self, X: np.ndarray, names, p: np.ndarray, y: np.ndarray, v0: float, m: int, params: dict):
-        """Standardize on rows < m, start from the ES gate, boost: ``(scaler, booster, rounds)``."""
+    def _prepare(self, X: np.ndarray, names, p: np.ndarray, y: np.ndarray, v0: float, m: int):
+        """Training rows < m: the scaler fitted on them, standardized features of every row, ES logit."""
         scaler = GateScaler.fit(X[:m], names)
-        alpha_es = fit_es_alpha(p, np.arange(m), y[:m], v0)
-        params = params | {"base_score": float(logit(alpha_es))}
-        booster, rounds = boost_gate(scaler.transform(X[:m]), p, y[:m], v0, params=params, loss=self.loss,
-                                     rounds=self.rounds, valid_frac=self.valid_frac, patience=self.patience,
-                                     refit_full=self.refit_full)
-        return scaler, booster, rounds
+        return scaler, scaler.transform(X), float(logit(fit_es_alpha(p, np.arange(m), y[:m], v0)))
+
+    def _boost(self, Z: np.ndarray, p: np.ndarray, y: np.ndarray, v0: float, m: int, params: dict, start: float):
+        """Boost on rows < m from the gate logit ``start``: ``(booster, rounds)``."""
+        return boost_gate(Z[:m], p, y[:m], v0, params=params | {"base_score": start}, loss=self.loss,
+                          rounds=self.rounds, valid_frac=self.valid_frac, patience=self.patience,
+                          refit_full=self.refit_full)
 
     def select(self, X: np.ndarray, names, p: np.ndarray, y: np.ndarray, v0: float) -> tuple[dict, np.ndarray]:
         """Cross-validate the grid on training rows 0..len(y)-1: the winner and the (grid x fold) losses."""
         scores = np.zeros((len(self.grid), self.cv_folds))
         for f, (train_end, valid_end) in enumerate(time_series_folds(y.size, self.cv_folds)):
+            _, Z, start = self._prepare(X, names, p, y, v0, train_end)
             for g, candidate in enumerate(self.grid):
-                scaler, booster, _ = self._boost(X, names, p, y, v0, train_end, self.xgb_params | candidate)
-                margins = booster.predict(xgb.DMatrix(scaler.transform(X[:valid_end])), output_margin=True)
-                v = stes_filter(p[:valid_end], expit(margins.astype(float)), v0)
+                booster, _ = self._boost(Z, p, y, v0, train_end, self.xgb_params | candidate, start)
+                margins = booster.predict(_dmatrix(Z[:valid_end]), output_margin=True).astype(float)
+                v = stes_filter(p[:valid_end], expit(margins), v0)
                 scores[g, f] = loss_value(v[train_end + 1 :], y[train_end:valid_end], self.loss)
         return dict(self.grid[int(np.argmin(scores.mean(axis=1)))]), scores
 
@@ -352,13 +355,14 @@ class XGBSTES(Forecaster):
         params = dict(self.xgb_params)
         if self.cv:
             params |= self.select(X, names, p, y_s, v0)[0]
-        scaler, booster, rounds = self._boost(X, names, p, y_s, v0, y_s.size, params)
+        scaler, Z, start_logit = self._prepare(X, names, p, y_s, v0, y_s.size)
+        booster, rounds = self._boost(Z, p, y_s, v0, y_s.size, params, start_logit)
         summary = {k: float(v) for k, v in params.items() if k in _REPORTED}
         summary["rounds"] = float(rounds)
         if self.booster == "gblinear":
             # margins of the unit vectors and of zero: each weight, and the intercept (base_score + bias)
             k = len(names)
-            margins = booster.predict(xgb.DMatrix(np.eye(k + 1, k)), output_margin=True).astype(float)
+            margins = booster.predict(_dmatrix(np.eye(k + 1, k)), output_margin=True).astype(float)
             summary |= {"beta_const": float(margins[-1])}
             summary |= {f"beta_{n}": float(margins[j] - margins[-1]) for j, n in enumerate(names)}
         return XGBGateFit(self.spec, scaler, booster, v0 / SCALE**2, ret, proxy, dates, summary)
