@@ -203,12 +203,14 @@ def test_new_rows_read_the_training_tail_for_rolling_and_calendar_features(retur
         STES(("ret", "dow")).fit(history(returns[:1500]))
 
 
-def test_through_the_engine_with_a_frame(returns):
+def test_through_the_engine_with_a_frame_and_alpha_states(returns):
     dates = np.busday_offset("2001-01-01", np.arange(800), roll="forward")
     frame = pl.DataFrame({"date": dates, "ret": returns[:800]})
-    model = STES(("ret", "fomc"), n_starts=1)
-    wf = walk_forward(model, frame, window=500, refit_every=100)
+    model = STES(("ret", "fomc"), l2=0.01, n_starts=1)
+    wf = walk_forward(model, frame, window=500, refit_every=100, states=True)
     assert wf.forecasts.height == 301 and wf.params.height == 4
+    alpha = wf.states.filter(pl.col("name") == "alpha")["value"].to_numpy()
+    assert alpha.size == 301 and ((alpha > 0) & (alpha < 1)).all()
     last = model.fit(frame.slice(300, 500))  # the last refit's window, as a frame, cold-started
     # the engine warm-starts each refit from the previous one: the same optimum to solver precision
     assert wf.forecasts["forecast"][-1] == pytest.approx(last.forecast([1])[0, 0], rel=1e-5)

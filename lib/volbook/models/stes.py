@@ -35,6 +35,11 @@ Estimation, at origin t, on the training rows s whose target ``p_{s+1}`` is know
   ``numpy.random.default_rng(seed)``. A warm start (the previous fit of the same model) is
   tried first and replaces the random draws.
 
+Without a penalty, the coefficient of a rarely firing dummy (``is_fomc``) can run off towards
+plus or minus infinity along a flat direction of the objective: the gate then shuts (alpha -> 0)
+or opens fully on those days. The forecasts stay well defined, the coefficients are not
+interpretable; for gates with event dummies use ``l2 > 0`` or ``"cv"``, as the study did.
+
 After the fit the parameters stay fixed and the recursion carries on through new rows
 (:meth:`~volbook.models.gate.GatedFit.one_step`). The h-day forecast is ``h * v_{t+1}``
 (the recursion has no mean reversion).
