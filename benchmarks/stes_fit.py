@@ -40,7 +40,7 @@ from contextlib import contextmanager
 import numpy as np
 import xgboost as xgb
 from arch.data import sp500
-from scipy.special import expit, logit
+from scipy.special import logit
 
 from _common import print_table
 from volbook.history import History

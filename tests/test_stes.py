@@ -214,3 +214,12 @@ def test_through_the_engine_with_a_frame_and_alpha_states(returns):
     last = model.fit(frame.slice(300, 500))  # the last refit's window, as a frame, cold-started
     # the engine warm-starts each refit from the previous one: the same optimum to solver precision
     assert wf.forecasts["forecast"][-1] == pytest.approx(last.forecast([1])[0, 0], rel=1e-5)
+
+
+def test_rows_without_dates_are_fine_unless_a_calendar_feature_needs_them(returns):
+    dates = np.busday_offset("2001-01-01", np.arange(1500), roll="forward")
+    plain = STES(n_starts=1).fit(history(returns[:1500], dates=dates))
+    assert plain.forecast([1, 5], returns[1500:1510]).shape == (11, 2)
+    seasonal = STES(("ret", "dow"), l2=0.01, n_starts=1).fit(history(returns[:1500], dates=dates))
+    with pytest.raises(ParameterError, match="need the row dates"):
+        seasonal.forecast([1], returns[1500:1510])

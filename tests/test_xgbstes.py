@@ -85,6 +85,11 @@ def test_fits_are_deterministic_and_the_tree_variant_is_labelled(returns):
     h, new = history(returns[:1501]), history(returns[1501:1800])
     a, b = XGBSTES(rounds=40).fit(h), XGBSTES(rounds=40).fit(h)
     np.testing.assert_array_equal(a.one_step(new), b.one_step(new))
+    linear = a.path(new)  # gblinear: contributions are weight x feature, the constant is base_score + bias
+    z_ret = (returns[:1800] - a.scaler.mean[0]) / a.scaler.scale[0]
+    np.testing.assert_allclose(linear["contrib_ret"], a.params["beta_ret"] * z_ret, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(linear["logit"], linear.select(linear.columns[5:]).sum_horizontal(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(linear["contrib_const"], a.params["beta_const"], rtol=1e-6)
     tree = XGBSTES(booster="gbtree", rounds=20, valid_frac=0.0)
     assert tree.name == "xgbstes_tree"
     fit = tree.fit(h)
@@ -112,3 +117,10 @@ def test_aliases_are_canonical_and_duplicates_are_refused():
         XGBSTES(loss="mae")
     with pytest.raises(ParameterError, match="booster"):
         XGBSTES(params={"booster": "gbtree"})
+
+
+def test_the_published_grid_follows_the_gate():
+    assert XGBSTES(cv=True).grid == PUBLISHED_GRID
+    assert XGBSTES(("ret", "abs_ret", "ret2", "har_diff"), cv=True).grid == PUBLISHED_GRID_LAMBDA
+    assert len(PUBLISHED_GRID_LAMBDA) == 4 * len(PUBLISHED_GRID)
+    assert XGBSTES().grid == ()

@@ -33,7 +33,7 @@ from scipy.special import expit
 from sklearn.model_selection import TimeSeriesSplit
 
 from volbook.errors import DataError, ParameterError
-from volbook.features import GateFamily, check_families, feature_lookback, gate_features
+from volbook.features import EAESE, GateFamily, check_families, feature_lookback, gate_features
 from volbook.history import History
 from volbook.models.base import Fitted, check_history
 from volbook.models.recursion import stes_filter
@@ -68,6 +68,11 @@ class GateSpec:
     def inputs(self) -> tuple[str, ...]:
         """Data columns the model reads."""
         return ("ret",) if self.proxy == "ret2" else ("ret", self.proxy)
+
+    def model_name(self, stem: str) -> str:
+        """A default model name: ``stem``, the families unless EAESE, the proxy unless r^2."""
+        families = "" if self.families in ((), EAESE) else "_" + "_".join(self.families)
+        return f"{stem}{families}" + ("" if self.proxy == "ret2" else f"_{self.proxy}")
 
     @property
     def lookback(self) -> int:
@@ -139,9 +144,10 @@ class GatedFit(Fitted):
         Estimated parameters (gate coefficients named ``beta_<feature>``, tuning choices).
     v_next
         The one-step forecast made at the origin, ``v_{t+1}``.
-    in_sample
-        Polars frame over the training window, from its first row: ``date``, ``alpha``,
-        ``forecast`` (``v_{s+1}``, made at row s).
+    scaler
+        The training rows' feature means and standard deviations.
+
+    :meth:`path` gives the in-sample gate and forecasts, from the first training row on.
     """
 
     def __init__(
@@ -183,9 +189,9 @@ class GatedFit(Fitted):
         if not ret.size:
             return np.empty((0, len(self.scaler.names))), proxy, dates
         t_ret, t_proxy, t_dates = self._tail
-        X, _ = self.spec.features(
-            np.concatenate([t_ret, ret]), np.concatenate([t_proxy, proxy]), np.concatenate([t_dates, dates])
-        )
+        # rows given as a bare array carry positions, not dates: fine unless a calendar feature needs them
+        all_dates = np.concatenate([t_dates, dates]) if t_dates.dtype == dates.dtype else None
+        X, _ = self.spec.features(np.concatenate([t_ret, ret]), np.concatenate([t_proxy, proxy]), all_dates)
         return self.scaler.transform(X[t_ret.size :]), proxy, dates
 
     def one_step(self, new: History) -> np.ndarray:
@@ -207,20 +213,20 @@ class GatedFit(Fitted):
         the logit (for a linear gate, coefficient times standardized feature; for trees,
         XGBoost's exact per-feature contributions).
         """
-        parts = [(self._dates_train, "train", self._z_train, self._alpha_train, self._v_train)]
+        z_train = self.logits(self._z_train)
+        parts = [(self._dates_train, "train", self._z_train, z_train, self._v_train)]
         new = None if new is None else check_history(new, self.spec.inputs, name="new rows", targets=False)
         if new is not None and len(new):
             Z, proxy, labels = self._new_rows(new)
-            alpha = expit(self.logits(Z))
-            v = stes_filter(proxy, alpha, self.v_next)
-            parts.append((labels, "test", Z, alpha, v[1:]))
+            z = self.logits(Z)
+            parts.append((labels, "test", Z, z, stes_filter(proxy, expit(z), self.v_next)[1:]))
         frames = []
-        for labels, sample, Z, alpha, v in parts:
+        for labels, sample, Z, z, v in parts:
             c = self.contributions(Z)
             cols = {f"contrib_{n}": c[:, j] for j, n in enumerate(self.scaler.names)}
             frames.append(
                 pl.DataFrame(
-                    {"date": labels, "sample": sample, "alpha": alpha, "logit": c.sum(axis=1), "forecast": v,
+                    {"date": labels, "sample": sample, "alpha": expit(z), "logit": z, "forecast": v,
                      **cols, "contrib_const": c[:, -1]}
                 )
             )

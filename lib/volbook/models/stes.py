@@ -55,7 +55,7 @@ from scipy.optimize import least_squares, minimize_scalar
 from scipy.signal import lfilter
 from scipy.special import expit, logit
 
-from volbook.errors import DataError, ParameterError
+from volbook.errors import ParameterError
 from volbook.features import EAESE, FAMILIES, GateFamily
 from volbook.models.base import Fitted, Forecaster, check_history, register
 from volbook.models.gate import GatedFit, GateScaler, GateSpec, initial_variance, time_series_folds
@@ -69,6 +69,7 @@ __all__ = [
     "es_forecasts",
     "fit_es_alpha",
     "fit_stes_beta",
+    "gate_design",
     "select_l2",
 ]
 
@@ -161,6 +162,11 @@ def _starts(alpha_es: float, k: int, n_starts: int, seed: int, warm: np.ndarray 
     return [es] + [rng.normal(0.0, 1.0, k + 1) for _ in range(n_starts - 1)]
 
 
+def gate_design(scaler: GateScaler, X: np.ndarray) -> np.ndarray:
+    """``[1, standardized features]`` for every row, without columns constant on the training rows."""
+    return np.column_stack([np.ones(X.shape[0]), scaler.transform(X)[:, scaler.active]])
+
+
 def select_l2(
     proxy: np.ndarray,
     X: np.ndarray,
@@ -178,8 +184,7 @@ def select_l2(
     scores = np.zeros((len(grid), n_splits))
     for f, (train_end, valid_end) in enumerate(time_series_folds(rows.size, n_splits)):
         tr, va = rows[:train_end], rows[train_end:valid_end]
-        scaler = GateScaler.fit(X[tr], names)
-        D = np.column_stack([np.ones(X.shape[0]), scaler.transform(X)[:, scaler.active]])
+        D = gate_design(GateScaler.fit(X[tr], names), X)
         alpha_es = fit_es_alpha(proxy, tr, y[:train_end], v0)
         for g, l2 in enumerate(grid):
             starts = _starts(alpha_es, D.shape[1] - 1, n_starts, seed, None)
@@ -232,7 +237,7 @@ class ES(Forecaster):
         self.spec = GateSpec((), proxy)
         self.inputs = self.spec.inputs
         self.init_obs, self.min_obs = int(init_obs), int(min_obs)
-        self.name = name or ("es" if proxy == "ret2" else f"es_{proxy}")
+        self.name = name or self.spec.model_name("es")
 
     def fit(self, history, *, start: Fitted | None = None) -> LinearGateFit:
         ret, proxy, dates, rows, y = _training_sample(self, self.spec, history)
@@ -290,8 +295,7 @@ class STES(Forecaster):
         self.inputs = self.spec.inputs
         self.l2, self.l2_grid, self.cv_folds = l2, tuple(float(g) for g in l2_grid), int(cv_folds)
         self.n_starts, self.seed, self.init_obs, self.min_obs = int(n_starts), int(seed), int(init_obs), int(min_obs)
-        suffix = "" if self.spec.families == EAESE else "_" + "_".join(self.spec.families)
-        self.name = name or f"stes{suffix}" + ("" if proxy == "ret2" else f"_{proxy}")
+        self.name = name or self.spec.model_name("stes")
 
     def fit(self, history, *, start: Fitted | None = None) -> LinearGateFit:
         ret, proxy, dates, rows, y = _training_sample(self, self.spec, history)
@@ -302,7 +306,7 @@ class STES(Forecaster):
             l2, _ = select_l2(proxy, X, names, rows, y, v0, grid=self.l2_grid, n_splits=self.cv_folds,
                               n_starts=self.n_starts, seed=self.seed)
         scaler = GateScaler.fit(X[rows], names)
-        D = np.column_stack([np.ones(X.shape[0]), scaler.transform(X)[:, scaler.active]])
+        D = gate_design(scaler, X)
         warm = None
         if isinstance(start, LinearGateFit) and start.scaler.names == names:
             warm = start.beta[np.concatenate([[True], scaler.active])]

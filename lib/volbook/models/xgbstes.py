@@ -30,7 +30,8 @@ Choices, all stated:
   model; ``booster="gbtree"`` (depth-limited trees, ``tree_method="hist"``) is a variant and is
   named ``xgbstes_tree``. gblinear ignores the tree parameters of the published grid
   (``max_depth``, ``min_child_weight``), so for it the grid varies only the learning rate
-  and ``reg_lambda``; XGBoost multiplies gblinear's ``reg_lambda`` by the number of rows;
+  and ``reg_lambda``; XGBoost multiplies gblinear's ``reg_lambda`` by the number of training
+  rows (``DenormalizePenalties`` in its ``src/linear/param.h``);
 * early stopping: the last ``valid_frac`` of the training rows form a validation block; the
   booster trains on the rows before it while the recursion runs on through the block with
   the current model, and boosting stops ``patience`` rounds after the validation loss last
@@ -318,9 +319,8 @@ class XGBSTES(Forecaster):
         self.loss, self.booster, self.rounds, self.cv, self.cv_folds = loss, booster, int(rounds), bool(cv), int(cv_folds)
         self.valid_frac, self.patience, self.refit_full = float(valid_frac), int(patience), bool(refit_full)
         self.init_obs, self.min_obs = int(init_obs), int(min_obs)
-        suffix = "" if self.spec.families == EAESE else "_" + "_".join(self.spec.families)
         variant = ("_tree" if booster == "gbtree" else "") + ("_qlike" if loss == "qlike" else "")
-        self.name = name or f"xgbstes{variant}{suffix}" + ("" if proxy == "ret2" else f"_{proxy}")
+        self.name = name or self.spec.model_name(f"xgbstes{variant}")
 
     def _prepare(self, X: np.ndarray, names, p: np.ndarray, y: np.ndarray, v0: float, m: int):
         """Training rows < m: the scaler fitted on them, standardized features of every row, ES logit."""
