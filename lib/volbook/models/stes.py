@@ -29,11 +29,14 @@ Estimation, at origin t, on the training rows s whose target ``p_{s+1}`` is know
   time-series cross-validation (:func:`~volbook.models.gate.time_series_folds`): each fold is
   standardized and fitted on its own training rows, then scored by the MSE of its validation
   block with the recursion running on from the first row; the smallest mean MSE wins (ties:
-  the first in the grid);
+  the first in the grid). Within a fold the penalties are fitted from the largest down, each
+  from the ES start and the previous penalty's solution;
 * several starts, keeping the lowest objective: the constant at the ES estimate with the
   other coefficients 0, then ``n_starts - 1`` draws of N(0, 1) coefficients from
   ``numpy.random.default_rng(seed)``. A warm start (the previous fit of the same model) is
-  tried first and replaces the random draws.
+  tried first and replaces the random draws. Each search stops after
+  :data:`MAX_EVALUATIONS` evaluations; ``params["converged"]`` is 1 when the best search met
+  the tolerances (1e-12) before that.
 
 Without a penalty, the coefficient of a rarely firing dummy (``is_fomc``) can run off towards
 plus or minus infinity along a flat direction of the objective: the gate then shuts (alpha -> 0)
@@ -64,6 +67,7 @@ from volbook.models.recursion import stes_filter, stes_jacobian
 __all__ = [
     "ES",
     "STES",
+    "MAX_EVALUATIONS",
     "STES_L2_GRID",
     "LinearGateFit",
     "es_forecasts",
@@ -76,6 +80,8 @@ __all__ = [
 #: The published grid of L2 penalties for STES cross-validation.
 STES_L2_GRID: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1, 1.0)
 _TOL = 1e-12
+#: Most evaluations of one least-squares search.
+MAX_EVALUATIONS = 200
 
 
 def es_forecasts(proxy: np.ndarray, alpha: float, v0: float) -> np.ndarray:
@@ -136,20 +142,21 @@ def fit_stes_beta(
     *,
     l2: float,
     starts: Sequence[np.ndarray],
-) -> tuple[np.ndarray, float]:
-    """Least-squares gate coefficients from each start; the best ``(beta, objective)``.
+) -> tuple[np.ndarray, float, bool]:
+    """Least-squares gate coefficients from each start; the best ``(beta, objective, converged)``.
 
     ``D`` is the gate design ``[1, standardized features]`` for every row, ``rows`` the
-    training rows (forecast ``v_{s+1}`` scored against ``y_s``). The objective is the one in
-    the module docstring.
+    training rows (forecast ``v_{s+1}`` scored against ``y_s``); ``objective`` is the bracket
+    of the module docstring. Each search stops after :data:`MAX_EVALUATIONS` evaluations;
+    ``converged`` says whether the best one met the tolerances before that.
     """
     problem = _Problem(proxy, D, rows, y, v0, l2)
-    best: tuple[np.ndarray, float] | None = None
+    best: tuple[np.ndarray, float, bool] | None = None
     for x0 in starts:
         res = least_squares(problem.residuals, np.asarray(x0, dtype=float), jac=problem.jacobian,
-                            method="lm", ftol=_TOL, xtol=_TOL, gtol=_TOL)
-        if best is None or res.cost < best[1]:
-            best = (res.x, float(res.cost))
+                            method="lm", ftol=_TOL, xtol=_TOL, gtol=_TOL, max_nfev=MAX_EVALUATIONS)
+        if best is None or 2.0 * res.cost < best[1]:
+            best = (res.x, 2.0 * float(res.cost), bool(res.status > 0))
     return best
 
 
@@ -177,19 +184,22 @@ def select_l2(
     *,
     grid: Sequence[float],
     n_splits: int,
-    n_starts: int,
-    seed: int,
 ) -> tuple[float, np.ndarray]:
-    """The L2 penalty with the smallest mean validation MSE over expanding folds, and all scores."""
+    """The L2 penalty with the smallest mean validation MSE over expanding folds, and all scores.
+
+    In each fold the penalties are fitted from the largest down, each from the ES start and
+    from the previous penalty's solution (a continuation path, cheaper than random starts).
+    """
     scores = np.zeros((len(grid), n_splits))
     for f, (train_end, valid_end) in enumerate(time_series_folds(rows.size, n_splits)):
         tr, va = rows[:train_end], rows[train_end:valid_end]
         D = gate_design(GateScaler.fit(X[tr], names), X)
-        alpha_es = fit_es_alpha(proxy, tr, y[:train_end], v0)
-        for g, l2 in enumerate(grid):
-            starts = _starts(alpha_es, D.shape[1] - 1, n_starts, seed, None)
-            beta, _ = fit_stes_beta(proxy, D, tr, y[:train_end], v0, l2=l2, starts=starts)
-            n = int(va.max()) + 1
+        n = int(va.max()) + 1
+        es_start = _starts(fit_es_alpha(proxy, tr, y[:train_end], v0), D.shape[1] - 1, 1, 0, None)
+        previous: list[np.ndarray] = []
+        for g in np.argsort(grid, kind="stable")[::-1]:
+            beta, _, _ = fit_stes_beta(proxy, D, tr, y[:train_end], v0, l2=grid[g], starts=es_start + previous)
+            previous = [beta]
             v = stes_filter(proxy[:n], expit(D[:n] @ beta), v0)
             scores[g, f] = np.mean((v[va + 1] - y[train_end:valid_end]) ** 2)
     return float(grid[int(np.argmin(scores.mean(axis=1)))]), scores
@@ -303,19 +313,20 @@ class STES(Forecaster):
         X, names = self.spec.features(ret, proxy, dates)
         l2 = self.l2
         if l2 == "cv":
-            l2, _ = select_l2(proxy, X, names, rows, y, v0, grid=self.l2_grid, n_splits=self.cv_folds,
-                              n_starts=self.n_starts, seed=self.seed)
+            l2, _ = select_l2(proxy, X, names, rows, y, v0, grid=self.l2_grid, n_splits=self.cv_folds)
         scaler = GateScaler.fit(X[rows], names)
         D = gate_design(scaler, X)
         warm = None
         if isinstance(start, LinearGateFit) and start.scaler.names == names:
             warm = start.beta[np.concatenate([[True], scaler.active])]
         alpha_es = fit_es_alpha(proxy, rows, y, v0)
-        beta_active, cost = fit_stes_beta(proxy, D, rows, y, v0, l2=float(l2),
-                                          starts=_starts(alpha_es, D.shape[1] - 1, self.n_starts, self.seed, warm))
+        beta_active, objective, converged = fit_stes_beta(
+            proxy, D, rows, y, v0, l2=float(l2), starts=_starts(alpha_es, D.shape[1] - 1, self.n_starts, self.seed, warm)
+        )
         beta = np.zeros(len(names) + 1)
         beta[np.concatenate([[True], scaler.active])] = beta_active
-        return LinearGateFit(self.spec, scaler, beta, v0, ret, proxy, dates, {"l2": float(l2), "objective": 2.0 * cost})
+        extra = {"l2": float(l2), "objective": objective, "converged": float(converged)}
+        return LinearGateFit(self.spec, scaler, beta, v0, ret, proxy, dates, extra)
 
 
 register("es")(lambda: ES())
