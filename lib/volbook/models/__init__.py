@@ -5,5 +5,18 @@ from volbook.models.baselines import RollingWindow
 from volbook.models.ewma import EWMA
 from volbook.models.garch import GARCH
 from volbook.models.har import HAR
+from volbook.models.stes import ES, STES
+from volbook.models.xgbstes import XGBSTES
 
-__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH", "HAR"]
+__all__ = [
+    "Forecaster",
+    "Fitted",
+    "registered_forecasters",
+    "RollingWindow",
+    "EWMA",
+    "GARCH",
+    "HAR",
+    "ES",
+    "STES",
+    "XGBSTES",
+]
