@@ -1,0 +1,38 @@
+"""Panel volatility forecasting over (date, asset): features, models, walk-forward, portfolios.
+
+The library of the panel chapter (issue 9), split by job:
+
+* :mod:`~volbook.panel.features` — the study's features and the forward-vol target;
+* :mod:`~volbook.panel.schedule` — refit dates, leak-free training windows, window sums;
+* :mod:`~volbook.panel.models` — baselines, pooled / per-sector / per-asset ridge, XGBoost;
+* :mod:`~volbook.panel.walkforward` — fit every model on one schedule, forecast every row;
+* :mod:`~volbook.panel.scores` — correlation, RMSE, MAE, MAPE, by model and by regime.
+"""
+
+from volbook.panel.features import CLIP, VOL_FEATURES, PanelFeatures, build_features, design_exprs
+from volbook.panel.models import PUBLISHED, Baseline, PanelRidge, PanelXGB, solve_ridge, study_models
+from volbook.panel.schedule import RefitSchedule, window_sums
+from volbook.panel.scores import REGIMES, market_regime, score_forecasts, with_published
+from volbook.panel.walkforward import PanelWalkForward, walk_forward_panel
+
+__all__ = [
+    "CLIP",
+    "PUBLISHED",
+    "REGIMES",
+    "VOL_FEATURES",
+    "Baseline",
+    "PanelFeatures",
+    "PanelRidge",
+    "PanelWalkForward",
+    "PanelXGB",
+    "RefitSchedule",
+    "build_features",
+    "design_exprs",
+    "market_regime",
+    "score_forecasts",
+    "solve_ridge",
+    "study_models",
+    "walk_forward_panel",
+    "window_sums",
+    "with_published",
+]
