@@ -1,0 +1,374 @@
+"""Markov-switching HAR regressions: the soft EM (via ``hmmlearn``), statsmodels' reference fit,
+and the forward filter that turns either into leak-free regime weights.
+
+The model, for a day d with regime S_d in {0 .. K-1} following a Markov chain with row-stochastic
+transition matrix ``P[i, j] = Pr(S_d = j | S_{d-1} = i)``::
+
+    y_d | S_d = k, past  ~  N(x_{d-1}' beta_k, sigma2_k)          (regression emission)
+    z_d | S_d = k        ~  N(mu_k, tau2_k)                        (signal emission, optional)
+
+``y_d = g(rv_d)`` on the model's scale (see :mod:`volbook.models.regime.scales`), ``x_{d-1}`` the
+HAR regressors known at the close of d-1 (an intercept first), ``z_d`` a regime signal known at d
+(the smoothed log volatility). ``emission`` chooses which parts identify the regimes:
+
+* ``"regression"`` -- Hamilton's Markov-switching regression, the model statsmodels'
+  ``MarkovRegression`` fits (with ``switching_variance=True``);
+* ``"joint"`` -- both densities, treated as independent given the regime (an approximation:
+  ``z_d`` averages ``g(rv)`` over days that include d);
+* ``"signal"`` -- the regimes are those of a Gaussian HMM on ``z`` alone; the regression is then
+  fitted by weighted least squares with those regime probabilities and does not feed back.
+
+Estimation (:func:`fit_soft_em`) is EM: the E-step is hmmlearn's forward-backward over the
+training window (smoothed probabilities are legitimate *inside* the window: every day in it is
+known at the origin); the M-step is one weighted least-squares (optionally ridge) regression per
+regime with the smoothed probabilities as weights, the weighted residual variance, the signal's
+weighted mean and variance, and the transition counts. A cold start fits hmmlearn's
+``GaussianHMM`` on ``z`` first and starts EM from its smoothed probabilities; a warm start starts
+from the previous fit's parameters.
+
+Forecasting never uses smoothed probabilities: :func:`filter_probabilities` runs the forward
+(Hamilton) filter, whose value at d uses days up to d only, and the weight of regime k for day
+t+1 is ``(filtered_t @ P)[k]``.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from hmmlearn.base import BaseHMM
+from hmmlearn.hmm import GaussianHMM
+
+from volbook.errors import DataError, ParameterError
+
+__all__ = [
+    "Emission",
+    "SwitchingParams",
+    "filter_probabilities",
+    "fit_markov_regression",
+    "fit_soft_em",
+    "fit_wls",
+    "log_densities",
+]
+
+Emission = Literal["regression", "joint", "signal"]
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class SwitchingParams:
+    """Estimated Markov-switching regression; regimes ordered by mean of ``y`` (0 = calmest).
+
+    Attributes
+    ----------
+    beta
+        (K, p) regression coefficients per regime; column 0 is the intercept.
+    sigma2
+        (K,) residual variances.
+    transmat
+        (K, K) row-stochastic transition matrix, ``transmat[i, j] = Pr(S_d = j | S_{d-1} = i)``.
+    startprob
+        (K,) regime probabilities for the first day of the training window.
+    signal_mean, signal_var
+        (K,) Gaussian emission of the regime signal per regime (NaN when not used).
+    loglik
+        Log-likelihood of the training window at these parameters (of the emission used).
+    n_iter
+        EM (or optimizer) iterations taken.
+    """
+
+    beta: np.ndarray
+    sigma2: np.ndarray
+    transmat: np.ndarray
+    startprob: np.ndarray
+    signal_mean: np.ndarray
+    signal_var: np.ndarray
+    loglik: float
+    n_iter: int
+
+    @property
+    def n_regimes(self) -> int:
+        return int(self.sigma2.size)
+
+    def permuted(self, order: np.ndarray) -> SwitchingParams:
+        """The same model with regimes relabelled so that new regime i is old regime ``order[i]``."""
+        o = np.asarray(order)
+        return replace(
+            self,
+            beta=self.beta[o],
+            sigma2=self.sigma2[o],
+            transmat=self.transmat[np.ix_(o, o)],
+            startprob=self.startprob[o],
+            signal_mean=self.signal_mean[o],
+            signal_var=self.signal_var[o],
+        )
+
+
+def fit_wls(X: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 0.0) -> tuple[np.ndarray, float]:
+    """Weighted least squares, optionally ridge, of ``y`` on ``X`` (column 0 the intercept).
+
+    Minimises ``sum_i w_i (y_i - x_i' b)^2 + ridge * W * sum_j>0 (s_j b_j)^2`` where ``W = sum w``
+    and ``s_j`` the weighted standard deviation of column j: the ridge penalty is on the slopes in
+    standardised units, scaled with the total weight, and never on the intercept. Returns the
+    coefficients and the weighted residual variance ``sum w e^2 / W``.
+    """
+    w = np.asarray(w, dtype=float)
+    total = float(w.sum())
+    if total <= 0:
+        raise DataError("weighted least squares: all weights are zero")
+    sw = np.sqrt(w)
+    A = X * sw[:, None]
+    G = A.T @ A
+    if ridge > 0:
+        mean = (w @ X) / total
+        var = (w @ (X - mean) ** 2) / total
+        pen = ridge * total * var
+        pen[0] = 0.0
+        G = G + np.diag(pen)
+    b = np.linalg.lstsq(G, A.T @ (sw * y), rcond=None)[0]
+    e = y - X @ b
+    return b, float(w @ e**2 / total)
+
+
+def log_densities(
+    params: SwitchingParams, y: np.ndarray, X: np.ndarray, z: np.ndarray | None, emission: Emission
+) -> np.ndarray:
+    """(n, K) log densities of day d's observations under each regime (see the module docstring)."""
+    out = np.zeros((y.size, params.n_regimes))
+    if emission in ("regression", "joint"):
+        e = y[:, None] - X @ params.beta.T
+        out += -0.5 * (_LOG_2PI + np.log(params.sigma2) + e**2 / params.sigma2)
+    if emission in ("joint", "signal"):
+        if z is None:
+            raise ParameterError(f"emission {emission!r} needs the regime signal z")
+        d = z[:, None] - params.signal_mean
+        out += -0.5 * (_LOG_2PI + np.log(params.signal_var) + d**2 / params.signal_var)
+    return out
+
+
+def filter_probabilities(log_dens: np.ndarray, transmat: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Forward (Hamilton) filter: row d is ``Pr(S_d = k | days up to d)``.
+
+    ``prior`` is ``Pr(S_0 = k)`` before the first day's observation is seen (for a filter carried
+    on from an earlier fit: the previous filtered row times ``transmat``). Row d depends on
+    ``log_dens[: d + 1]`` only; this is the function every forecast's regime weights come from.
+    """
+    n, k = log_dens.shape
+    out = np.empty((n, k))
+    pred = np.asarray(prior, dtype=float)
+    for d in range(n):
+        a = pred * np.exp(log_dens[d] - log_dens[d].max())
+        out[d] = a / a.sum()
+        pred = out[d] @ transmat
+    return out
+
+
+class _SwitchingRegressionHMM(BaseHMM):
+    """hmmlearn HMM whose emission is the (switching) regression and/or the Gaussian signal.
+
+    Observations are the columns ``[y, x_0 .. x_{p-1}, z]`` of one day each; the E-step is
+    hmmlearn's compiled forward-backward; :meth:`_do_mstep` is the per-regime WLS.
+    """
+
+    def __init__(self, n_components: int, n_x: int, emission: Emission, ridge: float, var_floor: float,
+                 n_iter: int, tol: float) -> None:
+        super().__init__(n_components=n_components, n_iter=n_iter, tol=tol, params="stvm", init_params="",
+                         implementation="log")
+        self.n_x, self.emission, self.ridge, self.var_floor = n_x, emission, ridge, var_floor
+
+    def _split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return obs[:, 0], obs[:, 1 : 1 + self.n_x], obs[:, 1 + self.n_x] if obs.shape[1] > 1 + self.n_x else None
+
+    def _get_n_fit_scalars_per_param(self) -> dict[str, int]:
+        k = self.n_components
+        return {"s": k - 1, "t": k * (k - 1), "v": k * (self.n_x + 1), "m": 2 * k}
+
+    def _compute_log_likelihood(self, obs: np.ndarray) -> np.ndarray:
+        y, X, z = self._split(obs)
+        return log_densities(self.params_, y, X, z, self.emission)
+
+    def _initialize_sufficient_statistics(self) -> dict:
+        stats = super()._initialize_sufficient_statistics()
+        stats["post"] = []
+        return stats
+
+    def _accumulate_sufficient_statistics(self, stats, X, lattice, posteriors, fwdlattice, bwdlattice) -> None:
+        super()._accumulate_sufficient_statistics(stats, X, lattice, posteriors, fwdlattice, bwdlattice)
+        stats["post"].append(posteriors)
+        stats["obs"] = X
+
+    def _do_mstep(self, stats: dict) -> None:
+        super()._do_mstep(stats)
+        self.params_ = m_step(self._split(stats["obs"]), np.concatenate(stats["post"]), self.params_,
+                              ridge=self.ridge, var_floor=self.var_floor)
+        self.params_ = replace(self.params_, transmat=self.transmat_.copy(), startprob=self.startprob_.copy())
+
+
+def m_step(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    post: np.ndarray,
+    params: SwitchingParams | None,
+    *,
+    ridge: float,
+    var_floor: float,
+) -> SwitchingParams:
+    """Per-regime WLS and signal moments given regime probabilities ``post`` (n, K).
+
+    Transition matrix and start probabilities are carried over from ``params`` (hmmlearn's base
+    M-step updates them), or set to a persistent default (0.95 on the diagonal) when ``params`` is
+    None. Variances are floored at ``var_floor`` so that a regime cannot collapse onto a few days.
+    """
+    y, X, z = data
+    k = post.shape[1]
+    beta = np.empty((k, X.shape[1]))
+    sigma2 = np.empty(k)
+    mu = np.full(k, np.nan)
+    tau2 = np.full(k, np.nan)
+    for j in range(k):
+        w = post[:, j]
+        beta[j], sigma2[j] = fit_wls(X, y, w, ridge)
+        if z is not None:
+            mu[j] = float(w @ z / w.sum())
+            tau2[j] = float(w @ (z - mu[j]) ** 2 / w.sum())
+    sigma2 = np.maximum(sigma2, var_floor)
+    tau2 = np.where(np.isnan(tau2), np.nan, np.maximum(tau2, var_floor))
+    if params is None:
+        transmat = np.full((k, k), 0.05 / max(k - 1, 1)) + np.eye(k) * (0.95 - 0.05 / max(k - 1, 1))
+        startprob = post[0]
+    else:
+        transmat, startprob = params.transmat, params.startprob
+    return SwitchingParams(beta, sigma2, transmat, startprob, mu, tau2, np.nan, 0)
+
+
+def _order_by_level(params: SwitchingParams, post: np.ndarray, y: np.ndarray) -> tuple[SwitchingParams, np.ndarray]:
+    """Relabel regimes by the probability-weighted mean of ``y`` (regime 0 = lowest volatility)."""
+    level = (post * y[:, None]).sum(axis=0) / np.maximum(post.sum(axis=0), 1e-300)
+    order = np.argsort(level, kind="stable")
+    return params.permuted(order), post[:, order]
+
+
+def fit_soft_em(
+    y: np.ndarray,
+    X: np.ndarray,
+    z: np.ndarray | None,
+    *,
+    n_regimes: int = 2,
+    emission: Emission = "joint",
+    ridge: float = 0.0,
+    start: SwitchingParams | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    seed: int = 0,
+) -> tuple[SwitchingParams, np.ndarray]:
+    """Fit the Markov-switching regression by EM; returns the parameters and the SMOOTHED
+    probabilities of the training days (for estimation and explanatory figures only).
+
+    Parameters
+    ----------
+    y, X, z
+        Day d's response, the regressors known at d-1 (intercept column first), the signal at d.
+    n_regimes
+        K, the number of regimes.
+    emission
+        ``"regression"``, ``"joint"`` or ``"signal"`` (module docstring).
+    ridge
+        Ridge penalty of the per-regime regressions (:func:`fit_wls`); 0 is plain WLS.
+    start
+        A previous fit: EM starts from its parameters (warm start). ``None``: hmmlearn's
+        ``GaussianHMM`` on ``z`` (seeded with ``seed``; on ``y`` when ``z`` is None) gives the
+        starting probabilities.
+    max_iter, tol
+        EM stops after ``max_iter`` iterations or when the log-likelihood gains less than
+        ``tol`` per day (hmmlearn's monitor is given ``tol * n``).
+    """
+    if emission not in ("regression", "joint", "signal"):
+        raise ParameterError(f"emission must be 'regression', 'joint' or 'signal', got {emission!r}")
+    if emission != "regression" and z is None:
+        raise ParameterError(f"emission {emission!r} needs the regime signal z")
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    n = y.size
+    if n < 10 * n_regimes * X.shape[1]:
+        raise DataError(f"Markov-switching fit: {n} days are too few for {n_regimes} regimes of {X.shape[1]} coefficients")
+    zz = None if z is None else np.asarray(z, dtype=float)
+    var_floor = 1e-4 * float(np.var(y))
+    if start is None:
+        signal = (y if zz is None else zz)[:, None]
+        hmm = GaussianHMM(n_components=n_regimes, covariance_type="diag", n_iter=100, tol=1e-4 * n,
+                          random_state=seed, implementation="log")
+        hmm.fit(signal)
+        post0 = hmm.predict_proba(signal)  # smoothed, over the training window only: estimation
+        init = m_step((y, X, zz), post0, None, ridge=ridge, var_floor=var_floor)
+        init = replace(init, transmat=hmm.transmat_.copy(), startprob=post0[0].copy())
+    else:
+        init = start
+    model = _SwitchingRegressionHMM(n_regimes, X.shape[1], emission, ridge, var_floor, max_iter, tol * n)
+    model.params_ = init
+    model.startprob_ = np.clip(init.startprob, 1e-12, None) / np.clip(init.startprob, 1e-12, None).sum()
+    model.transmat_ = init.transmat.copy()
+    obs = np.column_stack([y, X] if zz is None else [y, X, zz])
+    model.n_features = obs.shape[1]
+    model.fit(obs)
+    loglik, post = model.score_samples(obs)
+    params = replace(model.params_, loglik=float(loglik), n_iter=int(model.monitor_.iter))
+    return _order_by_level(params, post, y)
+
+
+def fit_markov_regression(
+    y: np.ndarray,
+    X: np.ndarray,
+    *,
+    n_regimes: int = 2,
+    start: SwitchingParams | None = None,
+    maxiter: int = 100,
+) -> tuple[SwitchingParams, np.ndarray]:
+    """The reference: statsmodels' ``MarkovRegression`` (switching coefficients and variance).
+
+    statsmodels maximises the same likelihood as ``fit_soft_em(..., emission="regression")`` with
+    BFGS (after 5 of its own EM steps on a cold start). statsmodels' default starting values
+    (zero coefficients in one regime) fail on HAR data, so a cold start is: the pooled OLS
+    coefficients in every regime, residual variances 0.5 and 1.5 (and in between for K > 2) times
+    the OLS one, 0.95 on the diagonal of the transition matrix -- independent of the soft EM's
+    HMM start. A warm start is ``start``. Returns the
+    parameters (statsmodels' column-stochastic transition matrix transposed to our convention; the
+    start probabilities are the chain's steady state, statsmodels' default) and the smoothed
+    probabilities of the training days.
+    """
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    model = MarkovRegression(y, k_regimes=n_regimes, exog=X[:, 1:], trend="c", switching_variance=True)
+    if start is None:
+        b, s2 = fit_wls(X, y, np.ones(y.size))
+        k = n_regimes
+        off = 0.05 / max(k - 1, 1)
+        transmat = np.full((k, k), off) + np.eye(k) * (0.95 - off)
+        nan = np.full(k, np.nan)
+        start = SwitchingParams(np.tile(b, (k, 1)), s2 * np.linspace(0.5, 1.5, k), transmat, np.full(k, 1.0 / k),
+                                nan, nan, np.nan, 0)
+        em_iter = 5
+    else:
+        em_iter = 0
+    sp = _to_statsmodels(start)
+    res = model.fit(start_params=sp, disp=False, maxiter=maxiter, em_iter=em_iter)
+    p = np.asarray(res.params)
+    k = n_regimes
+    ntrans = k * (k - 1)
+    beta = p[ntrans : ntrans + k * X.shape[1]].reshape(X.shape[1], k).T
+    sigma2 = p[ntrans + k * X.shape[1] :]
+    transmat = np.asarray(res.regime_transition)[:, :, 0].T
+    startprob = np.asarray(model.initial_probabilities(p))
+    nan = np.full(k, np.nan)
+    params = SwitchingParams(beta, sigma2, transmat, startprob, nan, nan.copy(), float(res.llf),
+                             int(res.mle_retvals.get("iterations", 0)) if res.mle_retvals else 0)
+    return _order_by_level(params, np.asarray(res.smoothed_marginal_probabilities), y)
+
+
+def _to_statsmodels(params: SwitchingParams) -> np.ndarray:
+    """Our parameters in statsmodels' layout: p[i->j] for j < K-1, then coefficients, then sigma2."""
+    k = params.n_regimes
+    trans = params.transmat[:, : k - 1].T.ravel()  # p[0->0], p[1->0], ... column by column
+    return np.concatenate([trans, params.beta.T.ravel(), params.sigma2])
