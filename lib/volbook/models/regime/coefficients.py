@@ -83,7 +83,7 @@ def coefficient_regime_weights(
     S, C = np.cumsum(diff, axis=0)[:n_rows], np.cumsum(count)[:n_rows]
     first = ends[0] - length + 1
     S[:first], C[:first] = resp[0], 1.0
-    W = S / C[:, None]
+    W = np.maximum(S, 0.0) / C[:, None]  # cumulative sums leave -1e-17 where a weight is 0
     keep = W.mean(axis=0) >= min_weight
     if not keep.any():
         keep[np.argmax(W.mean(axis=0))] = True

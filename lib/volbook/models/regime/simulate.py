@@ -29,9 +29,9 @@ __all__ = ["DEFAULT_REGIME_HAR", "simulate_regime_har"]
 #: Default truth: per-regime (intercept, daily, weekly, monthly) coefficients on log rv,
 #: residual standard deviations and the transition matrix.
 DEFAULT_REGIME_HAR: dict[str, np.ndarray] = {
-    "beta": np.array([[-0.55, 0.30, 0.40, 0.245], [-0.40, 0.30, 0.40, 0.245]]),
-    "sigma": np.array([0.30, 0.45]),
-    "transmat": np.array([[0.99, 0.01], [0.02, 0.98]]),
+    "beta": np.array([[-0.55, 0.30, 0.40, 0.245], [-0.40, 0.50, 0.30, 0.15]]),
+    "sigma": np.array([0.30, 0.50]),
+    "transmat": np.array([[0.996, 0.004], [0.008, 0.992]]),
 }
 
 

@@ -22,8 +22,8 @@ Estimation (:func:`fit_soft_em`) is EM: the E-step is hmmlearn's forward-backwar
 training window (smoothed probabilities are legitimate *inside* the window: every day in it is
 known at the origin); the M-step is one weighted least-squares (optionally ridge) regression per
 regime with the smoothed probabilities as weights, the weighted residual variance, the signal's
-weighted mean and variance, and the transition counts. A cold start fits hmmlearn's
-``GaussianHMM`` on ``z`` first and starts EM from its smoothed probabilities; a warm start starts
+weighted mean and variance, and the transition counts. A cold start runs EM from hmmlearn's
+``GaussianHMM`` on ``z`` and from a variance split, keeping the better fit; a warm start starts
 from the previous fit's parameters.
 
 Forecasting never uses smoothed probabilities: :func:`filter_probabilities` runs the forward
@@ -33,13 +33,14 @@ t+1 is ``(filtered_t @ P)[k]``.
 
 from __future__ import annotations
 
-import string
+import warnings
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from hmmlearn.base import BaseHMM
 from hmmlearn.hmm import GaussianHMM
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from volbook.errors import DataError, ParameterError
 
@@ -76,7 +77,10 @@ class SwitchingParams:
     loglik
         Log-likelihood of the training window at these parameters (of the emission used).
     n_iter
-        EM (or optimizer) iterations taken.
+        EM iterations (soft EM); 0 for the statsmodels reference (not reported by it).
+    converged
+        EM stopped on its tolerance, not on ``max_iter``; statsmodels raised no
+        ``ConvergenceWarning``.
     """
 
     beta: np.ndarray
@@ -87,6 +91,7 @@ class SwitchingParams:
     signal_var: np.ndarray
     loglik: float
     n_iter: int
+    converged: bool = True
 
     @property
     def n_regimes(self) -> int:
@@ -255,7 +260,7 @@ def fit_soft_em(
     z: np.ndarray | None,
     *,
     n_regimes: int = 2,
-    emission: Emission = "joint",
+    emission: Emission = "regression",
     ridge: float = 0.0,
     start: SwitchingParams | None = None,
     max_iter: int = 200,
@@ -276,9 +281,12 @@ def fit_soft_em(
     ridge
         Ridge penalty of the per-regime regressions (:func:`fit_wls`); 0 is plain WLS.
     start
-        A previous fit: EM starts from its parameters (warm start). ``None``: hmmlearn's
-        ``GaussianHMM`` on ``z`` (seeded with ``seed``; on ``y`` when ``z`` is None) gives the
-        starting probabilities.
+        A previous fit: EM starts from its parameters (warm start). ``None`` (cold start): EM
+        runs from two starts and keeps the higher likelihood -- the smoothed probabilities of
+        hmmlearn's ``GaussianHMM`` on ``z`` (seeded with ``seed``; on ``y`` when ``z`` is None),
+        and the variance split of :func:`_variance_split_start` (not for ``emission="signal"``).
+        Markov-switching likelihoods have local maxima; on short windows the HMM start alone
+        can end in one.
     max_iter, tol
         EM stops after ``max_iter`` iterations or when the log-likelihood gains less than
         ``tol`` per day (hmmlearn's monitor is given ``tol * n``).
@@ -301,19 +309,54 @@ def fit_soft_em(
         hmm.fit(signal)
         post0 = hmm.predict_proba(signal)  # smoothed, over the training window only: estimation
         init = m_step((y, X, zz), post0, None, ridge=ridge, var_floor=var_floor)
-        init = replace(init, transmat=hmm.transmat_.copy(), startprob=post0[0].copy())
+        starts = [replace(init, transmat=hmm.transmat_.copy(), startprob=post0[0].copy())]
+        if emission != "signal":
+            starts.append(replace(_variance_split_start(y, X, n_regimes), signal_mean=init.signal_mean,
+                                  signal_var=init.signal_var))
     else:
-        init = start
-    model = _SwitchingRegressionHMM(n_regimes, X.shape[1], emission, ridge, var_floor, max_iter, tol * n)
+        starts = [start]
+    best = None
+    for init in starts:
+        params, post = _run_em(y, X, zz, init, emission, ridge, var_floor, max_iter, tol)
+        if best is None or params.loglik > best[0].loglik:
+            best = params, post
+    params, post = best
+    return _order_by_level(params, post, y)
+
+
+def _run_em(y, X, z, init, emission, ridge, var_floor, max_iter, tol) -> tuple[SwitchingParams, np.ndarray]:
+    """EM from ``init`` to convergence; the parameters (with log-likelihood) and smoothed probabilities."""
+    n = y.size
+    model = _SwitchingRegressionHMM(init.n_regimes, X.shape[1], emission, ridge, var_floor, max_iter, tol * n)
     model.params_ = init
-    model.startprob_ = np.clip(init.startprob, 1e-12, None) / np.clip(init.startprob, 1e-12, None).sum()
-    model.transmat_ = init.transmat.copy()
-    obs = np.column_stack([y, X] if zz is None else [y, X, zz])
+    # hmmlearn never updates a probability that is exactly 0 (a "forbidden" transition): keep
+    # every start and transition probability at least 1e-6
+    model.startprob_ = _floored(init.startprob)
+    model.transmat_ = _floored(init.transmat)
+    obs = np.column_stack([y, X] if z is None else [y, X, z])
     model.n_features = obs.shape[1]
     model.fit(obs)
     loglik, post = model.score_samples(obs)
-    params = replace(model.params_, loglik=float(loglik), n_iter=int(model.monitor_.iter))
-    return _order_by_level(params, post, y)
+    history = model.monitor_.history
+    converged = len(history) >= 2 and history[-1] - history[-2] < model.monitor_.tol
+    return replace(model.params_, loglik=float(loglik), n_iter=int(model.monitor_.iter), converged=converged), post
+
+
+def _variance_split_start(y: np.ndarray, X: np.ndarray, k: int) -> SwitchingParams:
+    """A start that tells regimes apart by noise only: pooled OLS coefficients in every regime,
+    residual variances 0.5 .. 1.5 times the OLS one, 0.95 on the transition matrix's diagonal."""
+    b, s2 = fit_wls(X, y, np.ones(y.size))
+    off = 0.05 / max(k - 1, 1)
+    transmat = np.full((k, k), off) + np.eye(k) * (0.95 - off)
+    nan = np.full(k, np.nan)
+    return SwitchingParams(np.tile(b, (k, 1)), s2 * np.linspace(0.5, 1.5, k), transmat, np.full(k, 1.0 / k),
+                           nan, nan.copy(), np.nan, 0)
+
+
+def _floored(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Probabilities (rows) with every entry at least ``eps``, renormalised."""
+    q = np.maximum(np.asarray(p, dtype=float), eps)
+    return q / q.sum(axis=-1, keepdims=True)
 
 
 def fit_markov_regression(
@@ -328,10 +371,9 @@ def fit_markov_regression(
 
     statsmodels maximises the same likelihood as ``fit_soft_em(..., emission="regression")`` with
     BFGS (after 5 of its own EM steps on a cold start). statsmodels' default starting values
-    (zero coefficients in one regime) fail on HAR data, so a cold start is: the pooled OLS
-    coefficients in every regime, residual variances 0.5 and 1.5 (and in between for K > 2) times
-    the OLS one, 0.95 on the diagonal of the transition matrix -- independent of the soft EM's
-    HMM start. A warm start is ``start``. Returns the
+    (zero coefficients in one regime) fail on HAR data, so a cold start is the variance split of
+    :func:`_variance_split_start` (one of the soft EM's two cold starts). A warm start is
+    ``start``. Returns the
     parameters (statsmodels' column-stochastic transition matrix transposed to our convention; the
     start probabilities are the chain's steady state, statsmodels' default) and the smoothed
     probabilities of the training days.
@@ -340,31 +382,33 @@ def fit_markov_regression(
 
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
-    model = MarkovRegression(y, k_regimes=n_regimes, exog=X[:, 1:], trend="c", switching_variance=True)
+    k, p = n_regimes, X.shape[1]
+    # Centring y and the regressors changes only the intercepts (back below) and speeds BFGS up:
+    # HAR averages of log variance sit near -10, which makes intercept and slopes collinear.
+    ybar, xbar = float(y.mean()), X[:, 1:].mean(axis=0)
+    model = MarkovRegression(y - ybar, k_regimes=k, exog=X[:, 1:] - xbar, trend="c", switching_variance=True)
     if start is None:
-        b, s2 = fit_wls(X, y, np.ones(y.size))
-        k = n_regimes
-        off = 0.05 / max(k - 1, 1)
-        transmat = np.full((k, k), off) + np.eye(k) * (0.95 - off)
-        nan = np.full(k, np.nan)
-        start = SwitchingParams(np.tile(b, (k, 1)), s2 * np.linspace(0.5, 1.5, k), transmat, np.full(k, 1.0 / k),
-                                nan, nan, np.nan, 0)
+        start = _variance_split_start(y, X, k)
         em_iter = 5
     else:
         em_iter = 0
-    sp = _to_statsmodels(start)
-    res = model.fit(start_params=sp, disp=False, maxiter=maxiter, em_iter=em_iter)
-    p = np.asarray(res.params)
-    k = n_regimes
+    centred = replace(start, beta=np.column_stack([start.beta[:, 0] + start.beta[:, 1:] @ xbar - ybar, start.beta[:, 1:]]))
+    # return_params: skip statsmodels' results object (its smoothing and covariance); smooth once below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        sp = np.asarray(model.fit(start_params=_to_statsmodels(centred), disp=False, maxiter=maxiter, em_iter=em_iter,
+                                  cov_type="none", return_params=True))
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     ntrans = k * (k - 1)
-    beta = p[ntrans : ntrans + k * X.shape[1]].reshape(X.shape[1], k).T
-    sigma2 = p[ntrans + k * X.shape[1] :]
-    transmat = np.asarray(res.regime_transition)[:, :, 0].T
-    startprob = np.asarray(model.initial_probabilities(p))
+    beta = sp[ntrans : ntrans + k * p].reshape(p, k).T
+    beta = np.column_stack([beta[:, 0] + ybar - beta[:, 1:] @ xbar, beta[:, 1:]])
+    sigma2 = sp[ntrans + k * p :]
+    transmat = np.asarray(model.regime_transition_matrix(sp))[:, :, 0].T
+    startprob = np.asarray(model.initial_probabilities(sp))
+    smoothed = np.asarray(model.smooth(sp, return_raw=True).smoothed_marginal_probabilities).T
     nan = np.full(k, np.nan)
-    params = SwitchingParams(beta, sigma2, transmat, startprob, nan, nan.copy(), float(res.llf),
-                             int(res.mle_retvals.get("iterations", 0)) if res.mle_retvals else 0)
-    return _order_by_level(params, np.asarray(res.smoothed_marginal_probabilities), y)
+    params = SwitchingParams(beta, sigma2, transmat, startprob, nan, nan.copy(), float(model.loglike(sp)), 0, converged)
+    return _order_by_level(params, smoothed, y)
 
 
 def _to_statsmodels(params: SwitchingParams) -> np.ndarray:
