@@ -10,7 +10,7 @@ known truth).
 """
 
 from volbook.models.regime.forecasters import CoefficientHAR, DistributionalHAR, MarkovSwitchingHAR, SoftMarkovHAR
-from volbook.models.regime.simulate import DEFAULT_REGIME_HAR, simulate_regime_har
+from volbook.models.regime.simulate import DEFAULT_REGIME_HAR, score_regime_recovery, simulate_regime_har
 
 __all__ = [
     "DEFAULT_REGIME_HAR",
@@ -18,5 +18,6 @@ __all__ = [
     "DistributionalHAR",
     "MarkovSwitchingHAR",
     "SoftMarkovHAR",
+    "score_regime_recovery",
     "simulate_regime_har",
 ]

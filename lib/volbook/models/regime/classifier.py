@@ -32,8 +32,9 @@ class RegimeClassifier:
         F = np.atleast_2d(features)
         if self.model is None:
             return np.ones((F.shape[0], 1))
-        p = self.model.predict_proba(F)
-        return p if p.ndim == 2 else np.column_stack([1 - p, p])
+        p = np.asarray(self.model.predict_proba(F), dtype=float)  # XGBoost's are float32
+        p = p if p.ndim == 2 else np.column_stack([1 - p, p])
+        return p / p.sum(axis=1, keepdims=True)
 
 
 def fit_regime_classifier(

@@ -10,9 +10,12 @@ The data-generating process the regime tests recover::
 
 It is exactly the model of :mod:`volbook.models.regime.switching` (and of statsmodels'
 ``MarkovRegression`` with switching variance) on the ``"log"`` scale, with HAR averages of log
-rv as regressors. The defaults: a calm regime (long-run log variance -10, i.e. a daily volatility
-of 0.67 %) and a stressed one whose intercept is 0.15 higher at the same slopes sum (long-run
--7.3, 2.6 % a day) and noisier, lasting 100 and 50 days on average.
+rv as regressors. The defaults: a calm regime (slopes summing to 0.945, long-run log variance -10,
+a daily volatility of 0.67 %, residual sd 0.30) and a stressed one (more weight on the last day,
+slopes summing to 0.95, long-run -8 or 1.8 % a day, residual sd 0.50), lasting 250 and 125 days
+on average (a third of the days are stressed). At the same regressors the two regimes' one-day
+forecasts differ by 0.1 to 0.5 in log variance: enough to matter, too little to tell the regime
+from one day.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import numpy as np
 import polars as pl
 
 from volbook.errors import ParameterError
+from volbook.walkforward import WalkForward
 
-__all__ = ["DEFAULT_REGIME_HAR", "simulate_regime_har"]
+__all__ = ["DEFAULT_REGIME_HAR", "score_regime_recovery", "simulate_regime_har"]
 
 #: Default truth: per-regime (intercept, daily, weekly, monthly) coefficients on log rv,
 #: residual standard deviations and the transition matrix.
@@ -94,3 +98,46 @@ def simulate_regime_har(
     dates = pl.date_range(start, start + dt.timedelta(days=2 * int(n) + 14), "1d", eager=True)
     dates = dates.filter(dates.dt.weekday() <= 5)[: int(n)]
     return pl.DataFrame({"date": dates, "rv": rv, "ret": ret, "regime": regime[burn:]})
+
+
+def score_regime_recovery(wf: WalkForward, truth: pl.DataFrame) -> dict[str, float]:
+    """How well a walk-forward's regime weights track simulated regimes, and its QLIKE by horizon.
+
+    Parameters
+    ----------
+    wf
+        A walk-forward run with ``states=True`` of a regime forecaster (states ``regime_k``), or
+        of any forecaster (then only the losses are scored).
+    truth
+        The frame of :func:`simulate_regime_har` (``date``, ``rv``, ``regime``).
+
+    Returns
+    -------
+    dict
+        ``accuracy``: share of origins t whose most probable regime for day t+1 (argmax of the
+        ``regime_k`` weights, regimes numbered calm first) is the simulated regime of day t+1
+        (NaN without states); ``majority``: the share of the most frequent regime over the same
+        days (what always guessing it scores); ``qlike_<h>``: QLIKE of the forecasts of
+        ``sum(rv[t+1 .. t+h])`` over the origins whose target is complete.
+    """
+    from volbook.evaluate import qlike
+    from volbook.timing import targets_frame
+
+    out: dict[str, float] = {}
+    nxt = truth.select("date", next_regime=pl.col("regime").shift(-1)).drop_nulls()
+    if wf.states.height and wf.states["name"].str.starts_with("regime_").any():
+        w = wf.states.filter(pl.col("name").str.starts_with("regime_")).pivot(on="name", index="date", values="value")
+        cols = sorted(c for c in w.columns if c != "date")
+        w = w.join(nxt, on="date")
+        guess = w.select(cols).to_numpy().argmax(axis=1)
+        actual = w["next_regime"].to_numpy()
+        out["accuracy"] = float((guess == actual).mean())
+        out["majority"] = float(np.bincount(actual).max() / actual.size)
+    else:
+        out["accuracy"] = out["majority"] = float("nan")
+    hs = wf.forecasts["horizon"].unique().sort().to_list()
+    scored = wf.forecasts.join(targets_frame(truth["date"], truth["rv"].to_numpy(), hs, square=False), on=["date", "horizon"])
+    for h in hs:
+        one = scored.filter(pl.col("horizon") == h)
+        out[f"qlike_{h}"] = float(qlike(one["target"].to_numpy(), one["forecast"].to_numpy()))
+    return out

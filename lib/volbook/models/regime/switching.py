@@ -177,7 +177,7 @@ class _SwitchingRegressionHMM(BaseHMM):
     hmmlearn's compiled forward-backward; :meth:`_do_mstep` is the per-regime WLS.
     """
 
-    def __init__(self, n_components: int, n_x: int, emission: Emission, ridge: float, var_floor: float,
+    def __init__(self, n_components: int, n_x: int, emission: Emission, ridge: float, var_floor: tuple[float, float],
                  n_iter: int, tol: float) -> None:
         super().__init__(n_components=n_components, n_iter=n_iter, tol=tol, params="stvm", init_params="",
                          implementation="log")
@@ -217,13 +217,14 @@ def m_step(
     params: SwitchingParams | None,
     *,
     ridge: float,
-    var_floor: float,
+    var_floor: tuple[float, float],
 ) -> SwitchingParams:
     """Per-regime WLS and signal moments given regime probabilities ``post`` (n, K).
 
     Transition matrix and start probabilities are carried over from ``params`` (hmmlearn's base
     M-step updates them), or set to a persistent default (0.95 on the diagonal) when ``params`` is
-    None. Variances are floored at ``var_floor`` so that a regime cannot collapse onto a few days.
+    None. The residual and signal variances are floored at ``var_floor`` (one floor each) so that
+    a regime's likelihood cannot grow without bound by collapsing onto a few days.
     """
     y, X, z = data
     k = post.shape[1]
@@ -237,8 +238,8 @@ def m_step(
         if z is not None:
             mu[j] = float(w @ z / w.sum())
             tau2[j] = float(w @ (z - mu[j]) ** 2 / w.sum())
-    sigma2 = np.maximum(sigma2, var_floor)
-    tau2 = np.where(np.isnan(tau2), np.nan, np.maximum(tau2, var_floor))
+    sigma2 = np.maximum(sigma2, var_floor[0])
+    tau2 = np.where(np.isnan(tau2), np.nan, np.maximum(tau2, var_floor[1]))
     if params is None:
         transmat = np.full((k, k), 0.05 / max(k - 1, 1)) + np.eye(k) * (0.95 - 0.05 / max(k - 1, 1))
         startprob = post[0]
@@ -281,12 +282,14 @@ def fit_soft_em(
     ridge
         Ridge penalty of the per-regime regressions (:func:`fit_wls`); 0 is plain WLS.
     start
-        A previous fit: EM starts from its parameters (warm start). ``None`` (cold start): EM
-        runs from two starts and keeps the higher likelihood -- the smoothed probabilities of
-        hmmlearn's ``GaussianHMM`` on ``z`` (seeded with ``seed``; on ``y`` when ``z`` is None),
-        and the variance split of :func:`_variance_split_start` (not for ``emission="signal"``).
-        Markov-switching likelihoods have local maxima; on short windows the HMM start alone
-        can end in one.
+        A previous fit (warm start). EM runs from it (when given) and from two cold starts -- the
+        smoothed probabilities of hmmlearn's ``GaussianHMM`` on ``z`` (seeded with ``seed``; on
+        ``y`` when ``z`` is None), and the variance split of :func:`_variance_split_start` (not for
+        ``emission="signal"``) -- and keeps the highest likelihood among the fits that are not
+        degenerate (:func:`_degenerate`; all of them if every fit is). Markov-switching
+        likelihoods have local maxima: the HMM start alone can end in a poor one on short
+        windows, and a warm start carried from refit to refit can stay in a degenerate one
+        (a regime of a few days with a tiny variance) for good.
     max_iter, tol
         EM stops after ``max_iter`` iterations or when the log-likelihood gains less than
         ``tol`` per day (hmmlearn's monitor is given ``tol * n``).
@@ -301,27 +304,36 @@ def fit_soft_em(
     if n < 10 * n_regimes * X.shape[1]:
         raise DataError(f"Markov-switching fit: {n} days are too few for {n_regimes} regimes of {X.shape[1]} coefficients")
     zz = None if z is None else np.asarray(z, dtype=float)
-    var_floor = 1e-4 * float(np.var(y))
-    if start is None:
-        signal = (y if zz is None else zz)[:, None]
-        hmm = GaussianHMM(n_components=n_regimes, covariance_type="diag", n_iter=100, tol=1e-4 * n,
-                          random_state=seed, implementation="log")
-        hmm.fit(signal)
-        post0 = hmm.predict_proba(signal)  # smoothed, over the training window only: estimation
-        init = m_step((y, X, zz), post0, None, ridge=ridge, var_floor=var_floor)
-        starts = [replace(init, transmat=hmm.transmat_.copy(), startprob=post0[0].copy())]
-        if emission != "signal":
-            starts.append(replace(_variance_split_start(y, X, n_regimes), signal_mean=init.signal_mean,
-                                  signal_var=init.signal_var))
-    else:
-        starts = [start]
-    best = None
-    for init in starts:
-        params, post = _run_em(y, X, zz, init, emission, ridge, var_floor, max_iter, tol)
-        if best is None or params.loglik > best[0].loglik:
-            best = params, post
-    params, post = best
+    var_floor = (MIN_VAR_RATIO * fit_wls(X, y, np.ones(n))[1], MIN_VAR_RATIO * (float(np.var(zz)) if zz is not None else 1.0))
+    signal = (y if zz is None else zz)[:, None]
+    hmm = GaussianHMM(n_components=n_regimes, covariance_type="diag", n_iter=100, tol=1e-4 * n,
+                      random_state=seed, implementation="log")
+    hmm.fit(signal)
+    post0 = hmm.predict_proba(signal)  # smoothed, over the training window only: estimation
+    init = m_step((y, X, zz), post0, None, ridge=ridge, var_floor=var_floor)
+    starts = [replace(init, transmat=hmm.transmat_.copy(), startprob=post0[0].copy())]
+    if emission != "signal":
+        starts.append(replace(_variance_split_start(y, X, n_regimes), signal_mean=init.signal_mean,
+                              signal_var=init.signal_var))
+    if start is not None:
+        starts.insert(0, start)
+    fits = [_run_em(y, X, zz, s0, emission, ridge, var_floor, max_iter, tol) for s0 in starts]
+    proper = [f for f in fits if not _degenerate(f[0], f[1], var_floor)] or fits
+    params, post = max(proper, key=lambda f: f[0].loglik)
     return _order_by_level(params, post, y)
+
+
+#: Variance floors, as a share of the pooled regression's residual variance (and of the signal's
+#: variance): a regime's standard deviation cannot fall below 10% of the pooled one.
+MIN_VAR_RATIO = 0.01
+#: A fit in which a regime carries less than this share of the days is degenerate.
+MIN_REGIME_SHARE = 0.02
+
+
+def _degenerate(params: SwitchingParams, post: np.ndarray, var_floor: tuple[float, float]) -> bool:
+    """A regime with under :data:`MIN_REGIME_SHARE` of the days, or a variance at its floor."""
+    return bool((post.mean(axis=0) < MIN_REGIME_SHARE).any() or (params.sigma2 <= var_floor[0] * (1 + 1e-9)).any()
+                or (params.signal_var <= var_floor[1] * (1 + 1e-9)).any())
 
 
 def _run_em(y, X, z, init, emission, ridge, var_floor, max_iter, tol) -> tuple[SwitchingParams, np.ndarray]:
