@@ -5,7 +5,8 @@ from volbook.models.baselines import RollingWindow
 from volbook.models.ewma import EWMA
 from volbook.models.garch import GARCH
 from volbook.models.har import HAR
+from volbook.models.har_groups import har_with_groups
 from volbook.models.regime import CoefficientHAR, DistributionalHAR, MarkovSwitchingHAR, SoftMarkovHAR
 
-__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH", "HAR",
+__all__ = ["Forecaster", "Fitted", "registered_forecasters", "RollingWindow", "EWMA", "GARCH", "HAR", "har_with_groups",
            "SoftMarkovHAR", "MarkovSwitchingHAR", "DistributionalHAR", "CoefficientHAR"]

@@ -25,8 +25,12 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from typing import TYPE_CHECKING
+
 from volbook.errors import ParameterError
-from volbook.walkforward import WalkForward
+
+if TYPE_CHECKING:  # volbook.walkforward imports the models
+    from volbook.walkforward import WalkForward
 
 __all__ = ["DEFAULT_REGIME_HAR", "score_regime_recovery", "simulate_regime_har"]
 
