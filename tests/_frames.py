@@ -73,11 +73,23 @@ def _vix(rng: np.random.Generator, var: np.ndarray) -> np.ndarray:
     return 100 * np.sqrt(252 * var) * rng.lognormal(0.1, 0.1, var.size)
 
 
+def _rkurt(rng: np.random.Generator, var: np.ndarray) -> np.ndarray:
+    # realized kurtosis of a day's intraday returns: about 3 for Gaussian bars, heavier on some days
+    return 3.0 * rng.lognormal(0.0, 0.3, var.size)
+
+
+def _jv(rng: np.random.Generator, var: np.ndarray) -> np.ndarray:
+    # jump variation max(RV - BV, 0): a small, positive share of the day's variance
+    return var * rng.uniform(0.01, 0.3, var.size)
+
+
 #: Raw columns of the test frame. Add the columns your models read (see the module docstring).
 COLUMNS: dict[str, Column] = {
     "ret": Column(_ret, perturb_signed),
     "rv": Column(_rv, perturb_positive),
     "vix": Column(_vix, perturb_positive),
+    "rkurt": Column(_rkurt, perturb_positive),
+    "jv": Column(_jv, perturb_positive),
 }
 
 #: Columns computed from the raw ones, rebuilt after each perturbation: name -> frame -> values.
