@@ -6,11 +6,13 @@ The library of the panel chapter (issue 9), split by job:
 * :mod:`~volbook.panel.schedule` — refit dates, leak-free training windows, window sums;
 * :mod:`~volbook.panel.models` — baselines, pooled / per-sector / per-asset ridge, XGBoost;
 * :mod:`~volbook.panel.walkforward` — fit every model on one schedule, forecast every row;
-* :mod:`~volbook.panel.scores` — correlation, RMSE, MAE, MAPE, by model and by regime.
+* :mod:`~volbook.panel.scores` — correlation, RMSE, MAE, MAPE, by model and by regime;
+* :mod:`~volbook.panel.portfolio` — books sized by each model's forecast, and a Sharpe test.
 """
 
 from volbook.panel.features import CLIP, VOL_FEATURES, PanelFeatures, build_features, design_exprs
 from volbook.panel.models import PUBLISHED, Baseline, PanelRidge, PanelXGB, solve_ridge, study_models
+from volbook.panel.portfolio import backtest_books, book_weights, sharpe_test
 from volbook.panel.schedule import RefitSchedule, window_sums
 from volbook.panel.scores import REGIMES, market_regime, score_forecasts, with_published
 from volbook.panel.walkforward import PanelWalkForward, walk_forward_panel
@@ -26,10 +28,13 @@ __all__ = [
     "PanelWalkForward",
     "PanelXGB",
     "RefitSchedule",
+    "backtest_books",
+    "book_weights",
     "build_features",
     "design_exprs",
     "market_regime",
     "score_forecasts",
+    "sharpe_test",
     "solve_ridge",
     "study_models",
     "walk_forward_panel",
