@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from volbook.errors import DataError, ParameterError
@@ -250,18 +251,11 @@ def build_features(
         .collect()
     )
     imputed = [*stock, "vol_252"]
-    # lazy group-bys (the eager ones copy the whole frame first) on the in-memory engine: the
-    # streaming one sums in an order that depends on thread timing, and so do the last bits
-    market = _dense(
-        feats.lazy().group_by("t").agg(_m=pl.col("ret").mean()).collect(engine="in-memory"), "t", n_dates
-    ).select(_market_vol())
-    cells = _dense(
-        feats.lazy().group_by("_cell").agg(pl.col(c).mean() for c in imputed).collect(engine="in-memory"),
-        "_cell", len(sectors) * n_dates,
-    ).with_columns(
+    market = _group_means(feats, "t", ["ret"], n_dates).rename({"ret": "_m"}).select(_market_vol())
+    cells = _group_means(feats, "_cell", imputed, len(sectors) * n_dates).with_columns(
         # each sector owns n_dates consecutive cells: the sector's mean vol_21 over its trailing average
         group_risk=pl.col("vol_21")
-        / pl.col("vol_21").rolling_mean(_GROUP_LOOKBACK, min_samples=_GROUP_MIN).over(pl.col("_cell") // n_dates)
+        / pl.col("vol_21").rolling_mean(_GROUP_LOOKBACK, min_samples=_GROUP_MIN).over(pl.int_range(pl.len()) // n_dates)
     )
     # eager, column by column: the frame is replaced in place, never copied whole
     cell = pl.col("_cell")
@@ -291,11 +285,22 @@ def build_features(
     )
 
 
-def _dense(table: pl.DataFrame, key: str, size: int) -> pl.DataFrame:
-    """``table`` (one row per distinct integer ``key``) spread over keys 0..size-1, nulls where absent."""
-    return pl.DataFrame({key: pl.int_range(size, dtype=table[key].dtype, eager=True)}).join(
-        table, on=key, how="left", maintain_order="left"
-    )
+def _group_means(frame: pl.DataFrame, key: str, columns: Sequence[str], size: int) -> pl.DataFrame:
+    """Mean of each column's non-null values per integer ``key`` in 0..size-1 (null where none).
+
+    ``np.bincount`` adds in row order, so the means are the same bits on every run (a parallel
+    group-by's order of addition depends on thread timing) and nothing is copied but one column.
+    """
+    code = frame[key].to_numpy()
+    out = {}
+    for c in columns:
+        x = frame[c]
+        present = x.is_not_null().to_numpy()
+        sums = np.bincount(code, weights=x.fill_null(0.0).to_numpy(), minlength=size)
+        counts = np.bincount(code, weights=present, minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[c] = np.where(counts > 0, sums / counts, np.nan)
+    return pl.DataFrame(out).fill_nan(None)
 
 
 def _market_vol() -> pl.Expr:

@@ -30,6 +30,8 @@ from volbook.errors import DataError, ParameterError
 
 __all__ = ["RefitSchedule", "WindowSums", "window_sums"]
 
+_CHUNK = 1_000_000  # rows per slice in window_sums
+
 
 def _positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -203,42 +205,43 @@ def window_sums(
     q = len(names)
     pairs = [(a, b) for a in range(1, q) for b in range(a, q)]  # products of the regressors
     k_last = int(schedule.refits[-1]) - schedule.horizon
-    rows = (
-        frame.lazy()
-        .filter(pl.col("target").is_not_null(), pl.col("t") <= k_last)
-        .select(
-            (pl.lit(0) if group is None else group).cast(pl.Int64).alias("_group"),
-            (pl.lit(pl.Series(edges)).search_sorted(pl.col("t"), side="right").cast(pl.Int64) - 1).alias("_block"),
-            *x,
-            y.alias("_y"),
-        )
-        .collect()
-    )
-    if rows.height == 0:
-        raise DataError("no training rows: every window is empty (is the target all null?)")
-    g = rows["_group"].to_numpy()
-    if g.min() < 0 or g.max() >= n_groups:
-        raise ParameterError(f"group codes must lie in 0..{n_groups - 1}, got {g.min()}..{g.max()}")
-    # per (group, block) sums with np.bincount: it adds in row order, so the sums, and the
-    # forecasts, are the same bits on every run (a parallel group-by's order depends on timing)
+    products = [(0, 0), *[(0, b) for b in range(1, q)], *pairs, (0, q), *[(a, q) for a in range(1, q)]]
     n_blocks = edges.size  # block b of the data goes to slot b + 1; slot 0 stays zero
-    cell = g * n_blocks + rows["_block"].to_numpy() + 1
-    z = [None] + [rows[n].to_numpy() for n in names[1:]]
-    y_ = rows["_y"].to_numpy()
-    del rows
-    if not all(np.isfinite(v).all() for v in [*z[1:], y_]):
-        raise DataError(f"non-finite values in the training rows of {names[1:]} or the target")
-
-    def total(w: np.ndarray | None) -> np.ndarray:
-        return np.bincount(cell, weights=w, minlength=n_groups * n_blocks)
-
-    products = [total(None)]  # row counts: the intercept's own product
-    products += [total(z[b]) for b in range(1, q)]
-    products += [total(z[a] * z[b]) for a, b in pairs]
-    products += [total(y_)]
-    products += [total(z[a] * y_) for a in range(1, q)]
-    cum = np.stack(products, axis=-1).reshape(n_groups, n_blocks, -1)
-    del products
+    n_cells = n_groups * n_blocks
+    # per (group, block) sums with np.bincount, which adds in row order: the sums, and so the
+    # forecasts, are the same bits on every run (a parallel group-by's order depends on timing).
+    # Slices of _CHUNK rows keep the memory small; their boundaries depend on the row count only.
+    cum = np.zeros((n_cells, len(products)))
+    rows_used = 0
+    for start in range(0, frame.height, _CHUNK):
+        # no filter: it would copy the input columns; rows outside every window go to a spare cell
+        part = (
+            frame.lazy()
+            .slice(start, _CHUNK)
+            .select(
+                (pl.lit(0) if group is None else group).cast(pl.Int64).alias("_group"),
+                (pl.lit(pl.Series(edges)).search_sorted(pl.col("t"), side="right").cast(pl.Int64) - 1).alias("_block"),
+                (pl.col("target").is_not_null() & (pl.col("t") <= k_last)).alias("_keep"),
+                *x,
+                y.alias("_y"),
+            )
+            .collect(engine="in-memory")  # whole columns: to_numpy() then copies nothing
+        )
+        keep = part["_keep"].to_numpy()
+        g = part["_group"].to_numpy()
+        if g.min() < 0 or g.max() >= n_groups:
+            raise ParameterError(f"group codes must lie in 0..{n_groups - 1}, got {g.min()}..{g.max()}")
+        cell = np.where(keep, g * n_blocks + part["_block"].to_numpy() + 1, n_cells)
+        cols = [None] + [part[n].to_numpy() for n in [*names[1:], "_y"]]  # 0: the ones, q: y
+        if not all(np.isfinite(v[keep]).all() for v in cols[1:]):
+            raise DataError(f"non-finite values in the training rows of {names[1:]} or the target")
+        rows_used += int(keep.sum())
+        for i, (a, b) in enumerate(products):
+            w = cols[b] if a == 0 else cols[a] * cols[b]  # None (a = b = 0) counts the rows
+            cum[:, i] += np.bincount(cell, weights=w, minlength=n_cells + 1)[:n_cells]  # no spare cell
+    if rows_used == 0:
+        raise DataError("no training rows: every window is empty (is the target all null?)")
+    cum = cum.reshape(n_groups, n_blocks, -1)
     np.cumsum(cum, axis=1, out=cum)
     win = cum[:, last, :] - cum[:, first, :]
     del cum

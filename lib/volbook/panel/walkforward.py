@@ -252,13 +252,12 @@ def walk_forward_panel(
             exprs[m.name] = m.forecast_expr()
     # one model at a time, on the whole frame (a lazy filter would first copy every input
     # column), then the rows t >= first_origin are kept
-    keep = data.frame["t"] >= schedule.first_origin
-    forecasts = data.frame[list(_KEYS)].filter(keep)
-    rows = data.frame.lazy().with_columns(schedule.refit_index().clip(lower_bound=0).alias(_REFIT))
+    rows = data.frame.lazy().filter(pl.col("t") >= schedule.first_origin)
+    forecasts = rows.select(_KEYS).collect()
+    rows = rows.with_columns(schedule.refit_index().alias(_REFIT))
     for m in models:
-        if m.name in exprs:
-            column = rows.select(exprs[m.name]).collect().to_series()
-            forecasts = forecasts.with_columns(column.filter(keep).fill_nan(None))
+        if m.name in exprs:  # streaming, one model at a time: little memory besides the result
+            forecasts = forecasts.with_columns(rows.select(exprs[m.name]).collect().to_series().fill_nan(None))
     for m in models:
         if isinstance(m, PanelXGB):
             values = _xgb(m, data, schedule, progress)
