@@ -13,7 +13,7 @@ from sklearn.linear_model import Ridge
 
 from volbook.data import simulate_panel
 from volbook.errors import DataError, ParameterError
-from volbook.evaluate import vol_metrics
+from volbook.evaluate import diebold_mariano, vol_metrics
 from volbook.panel import (
     VOL_FEATURES,
     Baseline,
@@ -27,7 +27,7 @@ from volbook.panel import (
     window_sums,
 )
 from volbook.panel.features import sector_code, target_expr
-from volbook.panel.scores import REGIMES, market_regime, score_forecasts, with_published
+from volbook.panel.scores import REGIMES, daily_losses, market_regime, score_forecasts, with_published
 
 H, W, K = 10, 150, 17
 
@@ -254,3 +254,23 @@ def test_scores_equal_vol_metrics_on_common_rows(wf):
     assert table.filter(pl.col("model") == "per_asset_ols")["corr_published"].item() is None
     with pytest.raises(DataError, match="no column 'nope'"):
         score_forecasts(wf, ["nope"])
+
+
+def test_daily_losses_feed_diebold_mariano(wf):
+    losses = daily_losses(wf, ["global", "per_asset"])
+    assert losses.columns == ["date", "global", "per_asset"] and losses["date"].is_sorted()
+    common = wf.forecasts.drop_nulls(["target", "global", "per_asset"])
+    day = common.filter(pl.col("date") == losses["date"][3])
+    assert losses["global"][3] == pytest.approx(((day["global"] - day["target"]) ** 2).mean(), rel=1e-12)
+    result = diebold_mariano(losses["per_asset"], losses["global"], h=H)
+    assert np.isfinite(result.stat)
+    with pytest.raises(ParameterError, match="loss must be 'squared' or 'absolute'"):
+        daily_losses(wf, ["global"], loss="qlike")
+
+
+def test_zero_targets_are_left_out_of_the_scores(wf):
+    f = wf.forecasts.with_columns(target=pl.when(pl.col("t") == pl.col("t").max() - H).then(0.0).otherwise(pl.col("target")))
+    scores = score_forecasts(f, ["global"])
+    assert scores["n"].item() == f.drop_nulls(["target", "global"]).height - f.filter(pl.col("target") == 0).height
+    assert np.isfinite(scores["mape"].item())
+    assert score_forecasts(f, ["global"], min_target=0.2)["n"].item() == f.filter(pl.col("target") > 0.2).drop_nulls("global").height

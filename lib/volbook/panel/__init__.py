@@ -14,7 +14,7 @@ from volbook.panel.features import CLIP, VOL_FEATURES, PanelFeatures, build_feat
 from volbook.panel.models import PUBLISHED, Baseline, PanelRidge, PanelXGB, solve_ridge, study_models
 from volbook.panel.portfolio import backtest_books, book_weights, sharpe_test
 from volbook.panel.schedule import RefitSchedule, window_sums
-from volbook.panel.scores import REGIMES, market_regime, score_forecasts, with_published
+from volbook.panel.scores import REGIMES, daily_losses, market_regime, score_forecasts, with_published
 from volbook.panel.walkforward import PanelWalkForward, walk_forward_panel
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "backtest_books",
     "book_weights",
     "build_features",
+    "daily_losses",
     "design_exprs",
     "market_regime",
     "score_forecasts",

@@ -9,14 +9,15 @@ model is scored on the same rows: those where the target and *all* the models' f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import polars as pl
 
-from volbook.errors import DataError
+from volbook.errors import DataError, ParameterError
 from volbook.panel.models import PUBLISHED
 from volbook.panel.walkforward import PanelWalkForward
 
-__all__ = ["REGIMES", "market_regime", "score_forecasts", "with_published"]
+__all__ = ["REGIMES", "daily_losses", "market_regime", "score_forecasts", "with_published"]
 
 #: Market-volatility regimes of the study (annualized vol of the equal-weighted market).
 REGIMES: tuple[str, ...] = ("< 20%", "20-30%", "> 30%")
@@ -35,6 +36,7 @@ def score_forecasts(
     *,
     by: Sequence[str | pl.Expr] = (),
     common_rows: bool = True,
+    min_target: float = 0.0,
 ) -> pl.DataFrame:
     """Correlation, RMSE, MAE and MAPE of each model's forecasts against ``target``.
 
@@ -49,6 +51,10 @@ def score_forecasts(
         group and model.
     common_rows
         Score every model on the rows where all of them (and the target) have values.
+    min_target
+        Rows whose target is ``<= min_target`` are left out (default: exact zeros, a price
+        that did not move for h days, where MAPE is undefined). The study's clip floor 0.025
+        leaves out near-stale prices too.
 
     Returns
     -------
@@ -67,7 +73,7 @@ def score_forecasts(
     keys = [pl.col(b) if isinstance(b, str) else b for b in by]
     long = (
         frame.lazy()
-        .filter(pl.col("target").is_not_null(), *([pl.col(n).is_not_null() for n in names] if common_rows else []))
+        .filter(pl.col("target") > min_target, *([pl.col(n).is_not_null() for n in names] if common_rows else []))
         .select(*keys, "target", *names)
         .unpivot(on=names, index=[k.meta.output_name() for k in keys] + ["target"],
                  variable_name="model", value_name="forecast")
@@ -100,3 +106,34 @@ def with_published(scores: pl.DataFrame) -> pl.DataFrame:
          "rmse_published": [v[1] for v in PUBLISHED.values()]}
     )
     return scores.join(published, on="model", how="left", maintain_order="left")
+
+
+def daily_losses(
+    wf: PanelWalkForward,
+    models: Sequence[str] | None = None,
+    *,
+    loss: Literal["squared", "absolute"] = "squared",
+    min_target: float = 0.0,
+) -> pl.DataFrame:
+    """Each model's loss averaged over the assets of each date, on the common rows.
+
+    The input of :func:`volbook.evaluate.diebold_mariano` (with ``h`` = the horizon: targets of
+    consecutive dates overlap by h - 1 days) and :func:`volbook.evaluate.model_confidence_set`:
+    a panel's rows of one date are not independent, their cross-sectional mean is one
+    observation of a time series.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``date`` and one column per model, sorted by date.
+    """
+    if loss not in ("squared", "absolute"):
+        raise ParameterError(f"loss must be 'squared' or 'absolute', got {loss!r}")
+    names = list(models or wf.models)
+    f = wf.forecasts.filter(pl.col("target") > min_target, *[pl.col(n).is_not_null() for n in names])
+    if f.height == 0:
+        raise DataError("daily_losses: no row has a target and every model's forecast")
+    err = [(pl.col(n) - pl.col("target")) for n in names]
+    per_row = [(e * e if loss == "squared" else e.abs()).alias(n) for e, n in zip(err, names)]
+    return f.lazy().select("date", *per_row).group_by("date").agg(pl.all().mean()).sort("date").collect(
+        engine="in-memory")
