@@ -7,7 +7,8 @@ The library of the panel chapter (issue 9), split by job:
 * :mod:`~volbook.panel.models` — baselines, pooled / per-sector / per-asset ridge, XGBoost;
 * :mod:`~volbook.panel.walkforward` — fit every model on one schedule, forecast every row;
 * :mod:`~volbook.panel.scores` — correlation, RMSE, MAE, MAPE, by model and by regime;
-* :mod:`~volbook.panel.portfolio` — books sized by each model's forecast, and a Sharpe test.
+* :mod:`~volbook.panel.portfolio` — books sized by each model's forecast, and a Sharpe test;
+* :mod:`~volbook.panel.replication` — the study's published (leaking) polars-ols code, to measure it.
 """
 
 from volbook.panel.features import CLIP, VOL_FEATURES, PanelFeatures, build_features, design_exprs

@@ -90,7 +90,20 @@ class Baseline:
 
 
 @dataclass(frozen=True)
-class PanelRidge:
+class _OnFeatures:
+    """What the fitted models share: a name and the regressors they read."""
+
+    name: str
+    features: tuple[str, ...] | None = None
+    extra: tuple[str, ...] = ()
+
+    def regressors(self, data: PanelFeatures) -> tuple[str, ...]:
+        """The regressor names this model uses on ``data`` (without intercept and dummies)."""
+        return (*(data.stock_features if self.features is None else self.features), *self.extra)
+
+
+@dataclass(frozen=True)
+class PanelRidge(_OnFeatures):
     """Ridge regression of the (clipped) forward vol on panel features; see the module docstring.
 
     Parameters
@@ -106,9 +119,6 @@ class PanelRidge:
         See the module docstring.
     """
 
-    name: str
-    features: tuple[str, ...] | None = None
-    extra: tuple[str, ...] = ()
     pooling: Pooling = "global"
     dummies: bool = False
     space: Space = "level"
@@ -126,13 +136,9 @@ class PanelRidge:
         if self.dummies and self.pooling != "global":
             raise ParameterError(f"{self.name}: sector dummies only make sense with pooling='global'")
 
-    def regressors(self, data: PanelFeatures) -> tuple[str, ...]:
-        """The regressor names this model uses on ``data`` (without intercept and dummies)."""
-        return (*(data.stock_features if self.features is None else self.features), *self.extra)
-
 
 @dataclass(frozen=True)
-class PanelXGB:
+class PanelXGB(_OnFeatures):
     """Gradient-boosted trees (XGBoost) on the ridge models' features, same windows and refits.
 
     Parameters
@@ -149,23 +155,15 @@ class PanelXGB:
         ``"log"`` fits the log of the clipped target and forecasts ``exp`` of the prediction;
         ``"level"`` fits the clipped target. (Trees do not care whether the features are logged.)
     params
-        Passed to ``xgboost.XGBRegressor``; ``n_jobs`` and ``random_state`` are fixed here for
-        reproducibility unless given.
+        Passed to ``xgboost.XGBRegressor``, after ``n_jobs=1, random_state=0`` (the same
+        trees on every run) unless it sets them.
     """
 
-    name: str
-    features: tuple[str, ...] | None = None
-    extra: tuple[str, ...] = ()
     dummies: bool = True
     space: Space = "log"
     params: dict[str, Any] = field(default_factory=lambda: {
-        "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "subsample": 1.0,
-        "tree_method": "hist", "n_jobs": 1, "random_state": 0,
+        "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "tree_method": "hist",
     })
-
-    def regressors(self, data: PanelFeatures) -> tuple[str, ...]:
-        """The regressor names this model uses on ``data`` (without dummies)."""
-        return (*(data.stock_features if self.features is None else self.features), *self.extra)
 
     def design(self, data: PanelFeatures) -> list[pl.Expr]:
         """Its input columns as expressions (clipped features, then sector indicators)."""
@@ -179,7 +177,7 @@ class PanelXGB:
         from xgboost import XGBRegressor
 
         x = self.design(data)
-        model = XGBRegressor(**self.params)
+        model = XGBRegressor(**{"n_jobs": 1, "random_state": 0, **self.params})
         model.fit(train.select(x).to_numpy(), train.select(target_expr(self.space)).to_series().to_numpy())
         pred = model.predict(apply.select(x).to_numpy()).astype(float)
         return np.clip(np.exp(pred) if self.space == "log" else pred, *CLIP)
