@@ -15,6 +15,7 @@ from volbook.data import simulate_panel
 from volbook.errors import DataError, ParameterError
 from volbook.evaluate import diebold_mariano, vol_metrics
 from volbook.panel import (
+    PUBLISHED,
     VOL_FEATURES,
     Baseline,
     PanelRidge,
@@ -274,3 +275,30 @@ def test_zero_targets_are_left_out_of_the_scores(wf):
     assert scores["n"].item() == f.drop_nulls(["target", "global"]).height - f.filter(pl.col("target") == 0).height
     assert np.isfinite(scores["mape"].item())
     assert score_forecasts(f, ["global"], min_target=0.2)["n"].item() == f.filter(pl.col("target") > 0.2).drop_nulls("global").height
+
+
+def test_assets_entering_late_and_leaving_early():
+    sim = simulate_panel(n_assets=10, n_days=700, seed=8).panel
+    dates = sim["date"].unique().sort()
+    panel = sim.filter(
+        ~((pl.col("asset") == "S003") & (pl.col("date") < dates[400])),
+        ~((pl.col("asset") == "S005") & (pl.col("date") > dates[500])),
+    )
+    data = build_features(panel, horizon=H)
+    models = [PanelRidge("global"), PanelRidge("per_asset", features=VOL_FEATURES, pooling="asset", min_rows=60)]
+    wf = walk_forward_panel(data, models, window=W, refit_every=K)
+    late = wf.forecasts.filter(pl.col("asset") == "S003")
+    assert late["t"].min() == 405 and late["global"].null_count() == 0  # from its first kept row
+    # its own regression needs 60 rows with known targets: k - h - 405 + 1 >= 60 at a refit date k
+    first_fit = next(int(k) for k in wf.schedule.refits if k - H - 405 + 1 >= 60)
+    assert late.filter(pl.col("per_asset").is_not_null())["t"].min() == first_fit
+    gone = wf.forecasts.filter(pl.col("asset") == "S005")
+    assert gone["t"].max() == 500 and gone.filter(pl.col("t") > 500 - H)["target"].null_count() == H
+
+
+def test_study_models_by_name():
+    assert [m.name for m in study_models(["global", "vol_21", "xgboost"])] == ["global", "vol_21", "xgboost"]
+    assert [m.name for m in study_models()] == list(PUBLISHED)
+    assert all(m.alpha == 3.0 for m in study_models(alpha=3.0) if isinstance(m, PanelRidge))
+    with pytest.raises(ParameterError, match="unknown panel model 'lasso'"):
+        study_models(["global", "lasso"])

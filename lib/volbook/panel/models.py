@@ -229,8 +229,12 @@ def solve_ridge(
     return out
 
 
-def study_models(*, alpha: float = 1.0, xgboost: bool = False) -> list[PanelModel]:
+def study_models(
+    names: Sequence[str] | None = None, *, alpha: float = 1.0, xgboost: bool = False
+) -> list[PanelModel]:
     """The study's progression (names of :data:`PUBLISHED`), optionally with the tree model.
+
+    ``names`` keeps only those models, in the order given (``"xgboost"`` is one of them).
 
     Baselines: ``vol_5``, ``vol_21``, ``vol_63``, ``composite`` (mean of the three),
     ``blend`` (0.7 x 21-day + 0.3 x 252-day). Ridge: ``per_asset`` (volatility features only:
@@ -254,9 +258,15 @@ def study_models(*, alpha: float = 1.0, xgboost: bool = False) -> list[PanelMode
         PanelRidge("market_vol_factor", extra=("market_vol",), dummies=True, space="log", alpha=alpha),
         PanelRidge("group_risk_factor", extra=("group_risk",), dummies=True, space="log", alpha=alpha),
     ]
-    if xgboost:
+    if xgboost or (names is not None and "xgboost" in names):
         models.append(PanelXGB("xgboost"))
-    return models
+    if names is None:
+        return models
+    by_name = {m.name: m for m in models}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ParameterError(f"unknown panel model '{unknown[0]}' (valid: {', '.join(by_name)})")
+    return [by_name[n] for n in names]
 
 
 def check_models(models: Sequence[PanelModel]) -> None:
