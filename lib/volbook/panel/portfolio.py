@@ -29,7 +29,8 @@ an asset without a return on the next date earns 0 there. Rebalanced every day: 
 day t+1 is ``sum_i |w_{i,t} - w_{i,t-1}|`` over the assets held on either day (entries and
 exits count; the drift of weights within a day is ignored), costs ``cost_bps / 1e4`` per unit
 of turnover. Ledgers use the layout of :mod:`volbook.backtest` (``weight`` = gross exposure),
-so :func:`volbook.backtest.performance_table` scores them.
+so :func:`volbook.backtest.performance_table` scores them and
+:func:`volbook.backtest.sharpe_difference` tests two books' ``net`` returns.
 
 The perfect-foresight book of the study is the forecast column ``target`` (the realized
 forward vol): it uses the future on purpose, as an upper bound. Its rows exist only where the
@@ -40,29 +41,17 @@ missing (the last h dates, and an asset's last h days before it stops trading).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import polars as pl
-from numpy.typing import ArrayLike
-from scipy import stats
 
 from volbook.backtest import performance_table
 from volbook.errors import DataError, ParameterError
 from volbook.panel.features import PanelFeatures
 from volbook.panel.walkforward import PanelWalkForward
-from volbook.timing import TRADING_DAYS
 
-__all__ = [
-    "Book",
-    "SharpeTest",
-    "backtest_books",
-    "book_frame",
-    "book_ledger",
-    "book_weights",
-    "sharpe_test",
-]
+__all__ = ["Book", "backtest_books", "book_frame", "book_ledger", "book_weights"]
 
 Book = Literal["long", "low_vol_long", "low_vol_short"]
 _BOOKS: tuple[str, ...] = ("long", "low_vol_long", "low_vol_short")
@@ -270,81 +259,3 @@ def _long_short(long: pl.DataFrame, short: pl.DataFrame, name: str) -> pl.DataFr
         "net": net,
         "equity": (1.0 + net).cum_prod(),
     })
-
-
-@dataclass(frozen=True)
-class SharpeTest:
-    """Result of :func:`sharpe_test` (Sharpe ratios annualized with 252 days, risk-free rate 0).
-
-    Attributes
-    ----------
-    sharpe_a, sharpe_b
-        The two Sharpe ratios.
-    diff
-        ``sharpe_a - sharpe_b``.
-    se
-        Standard error of ``diff`` (delta method, HAC covariance).
-    stat, pvalue
-        ``diff / se`` and its two-sided normal p-value.
-    lags
-        Newey-West lags used.
-    """
-
-    sharpe_a: float
-    sharpe_b: float
-    diff: float
-    se: float
-    stat: float
-    pvalue: float
-    lags: int
-
-
-def sharpe_test(returns_a: ArrayLike, returns_b: ArrayLike, *, lags: int | None = None) -> SharpeTest:
-    """Test of equal Sharpe ratios of two strategies observed on the same days.
-
-    The delta-method test of Ledoit & Wolf (2008, J. Empirical Finance 15, "Robust performance
-    hypothesis testing with the Sharpe ratio", their HAC version without pre-whitening): with
-    ``u = (mean_a, mean_b, E[a^2], E[b^2])`` and ``SR = mean / sqrt(E[x^2] - mean^2)``, the
-    variance of ``SR_a - SR_b`` is ``grad' Psi grad / T``, ``Psi`` the Newey-West (Bartlett)
-    long-run covariance of ``(a - mean_a, b - mean_b, a^2 - E a^2, b^2 - E b^2)`` with ``lags``
-    lags (default ``floor(4 (T/100)^(2/9))``). Daily Sharpe ratios, annualized by sqrt(252)
-    for the report; the statistic does not depend on that scale.
-    """
-    a = np.asarray(returns_a, dtype=float)
-    b = np.asarray(returns_b, dtype=float)
-    if a.ndim != 1 or a.shape != b.shape or a.size < 10:
-        raise DataError(f"sharpe_test needs two return series of the same length >= 10, got {a.shape} and {b.shape}")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise DataError("sharpe_test: returns contain NaN or inf")
-    n = a.size
-    lag = int(np.floor(4 * (n / 100) ** (2 / 9))) if lags is None else int(lags)
-    if lag < 0:
-        raise ParameterError(f"lags must be >= 0, got {lags}")
-    mu = np.array([a.mean(), b.mean()])
-    g = np.array([(a * a).mean(), (b * b).mean()])
-    var = g - mu**2
-    if (var <= 0).any():
-        raise DataError("sharpe_test: a return series is constant")
-    sr = mu / np.sqrt(var)
-    grad = np.array([g[0] / var[0] ** 1.5, -g[1] / var[1] ** 1.5,
-                     -mu[0] / (2 * var[0] ** 1.5), mu[1] / (2 * var[1] ** 1.5)])
-    y = np.column_stack([a - mu[0], b - mu[1], a * a - g[0], b * b - g[1]])
-    psi = y.T @ y / n
-    for k in range(1, lag + 1):
-        gamma = y[k:].T @ y[:-k] / n
-        psi += (1 - k / (lag + 1)) * (gamma + gamma.T)
-    v = float(grad @ psi @ grad) / n
-    if not v > 0:
-        raise DataError("sharpe_test: the two series are identical (the difference has no variance)")
-    diff = sr[0] - sr[1]
-    stat = diff / np.sqrt(v)
-    scale = np.sqrt(TRADING_DAYS)
-    return SharpeTest(
-        sharpe_a=float(sr[0] * scale),
-        sharpe_b=float(sr[1] * scale),
-        diff=float(diff * scale),
-        se=float(np.sqrt(v) * scale),
-        stat=float(stat),
-        pvalue=float(2 * stats.norm.sf(abs(stat))),
-        lags=lag,
-    )
