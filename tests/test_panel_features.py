@@ -157,7 +157,7 @@ def test_bad_input_is_refused(panel):
         build_features(panel, horizon=0)
     with pytest.raises(DataError, match="panel lacks column 'close'"):
         build_features(panel.drop("close"))
-    with pytest.raises(DataError, match="no row has enough features"):
+    with pytest.raises(DataError, match="every row misses more than 75% of its features"):
         build_features(panel.filter(pl.col("date") <= panel["date"].unique().sort()[4]))
 
 

@@ -1,8 +1,9 @@
 """Panel features and targets over (date, asset): the study's feature set, leak-free.
 
 Every column of row (t, asset) uses prices up to the close of t only, except ``target``,
-which is the forward quantity being forecast. All of it is polars expressions over the
-(asset, date)-sorted frame; nothing loops over assets.
+which is the forward quantity being forecast. Per-asset columns are polars expressions over
+the (asset, date)-sorted frame, cross-sectional means are ``np.bincount`` sums in row order (the
+same bits on every run); nothing loops over assets.
 
 Per asset (``r`` = daily log return, ``w`` = window in trading days):
 
@@ -15,7 +16,7 @@ column              definition
 ``vol_up_21``       the same with ``1[r >= 0]``
 ``log_mcap``        ``ln(market_cap)``, when the panel has a ``market_cap`` column
 ``market_vol``      21-day volatility of the equal-weighted market return (mean of ``r`` over
-                    the assets trading that day), annualized; the same for every asset
+                    the rows kept that day, see below), annualized; the same for every asset
 ``group_risk``      the sector's mean ``vol_21`` that day over its own trailing 252-day average
                     (>= 63 days): > 1 when the sector is more volatile than usual
 ``target``          ``sqrt(252/h * sum_{j=1..h} r_{t+j}^2)``, the h-day forward realized
@@ -29,7 +30,8 @@ calendar (every date any asset trades, 0, 1, 2, ...): "h days" always means h po
 this calendar, never calendar days.
 
 The study's clean-up, in its order: rows whose *stock* features (:data:`VOL_FEATURES` and
-``log_mcap``) are more than 75% missing are dropped (an asset's first 20 rows); then each
+``log_mcap``) are more than 75% missing are dropped (an asset's first 21 rows; its first 5
+when ``log_mcap`` counts among them); then each
 missing value is filled with the mean of its sector that day, then forward-filled within the
 asset, then set to 0.20. ``market_vol`` and ``group_risk`` only miss in the panel's first weeks;
 they get 0.20 and 1.0 (vol at 20%, sector at its usual level). ``n_imputed`` counts the filled
@@ -273,7 +275,7 @@ def build_features(
     ]]
     del feats
     if out.height == 0:
-        raise DataError("panel: no row has enough features (each asset needs more than 20 returns)")
+        raise DataError("panel: every row misses more than 75% of its features (too few returns per asset)")
     return PanelFeatures(
         frame=out,
         horizon=h,

@@ -123,8 +123,8 @@ def book_weights(
             raise ParameterError(f"{name} must be positive, got {value}")
     if not 0 < fraction <= 0.5:
         raise ParameterError(f"fraction must be in (0, 0.5], got {fraction}")
-    if frame.filter(pl.col(sigma) <= 0).height:
-        raise DataError(f"forecast column '{sigma}' has values <= 0")
+    if frame.filter(pl.col(sigma) < 0).height:  # a zero (a stale price) gets the leverage cap
+        raise DataError(f"forecast column '{sigma}' has negative values")
     member, alpha = _alpha(book, fraction)
     raw = (pl.col("_alpha") * (pl.lit(target_vol) / pl.col(sigma)).clip(upper_bound=max_leverage)).clip(upper_bound=max_weight)
     scale = (pl.lit(max_gross) / pl.col("weight").sum().over("t")).clip(upper_bound=1.0)

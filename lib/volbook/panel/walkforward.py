@@ -250,13 +250,13 @@ def walk_forward_panel(
     for m in models:
         if isinstance(m, Baseline):
             exprs[m.name] = m.forecast_expr()
-    # one model at a time, on the whole frame (a lazy filter would first copy every input
-    # column), then the rows t >= first_origin are kept
+    # one model at a time, on the streaming engine: it filters and computes in small pieces,
+    # so little memory is used besides the result
     rows = data.frame.lazy().filter(pl.col("t") >= schedule.first_origin)
     forecasts = rows.select(_KEYS).collect()
     rows = rows.with_columns(schedule.refit_index().alias(_REFIT))
     for m in models:
-        if m.name in exprs:  # streaming, one model at a time: little memory besides the result
+        if m.name in exprs:
             forecasts = forecasts.with_columns(rows.select(exprs[m.name]).collect().to_series().fill_nan(None))
     for m in models:
         if isinstance(m, PanelXGB):
