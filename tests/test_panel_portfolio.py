@@ -98,7 +98,7 @@ def test_backtest_books_end_to_end(setup):
 
 def test_a_zero_forecast_gets_the_leverage_cap_and_a_negative_one_is_refused():
     frame = _frame([(0, "a", 0.0, 0.1, 0.0), (0, "b", 0.2, 0.2, 0.0)])
-    w = book_weights(frame, "sigma", max_weight=1.0, max_gross=10.0)
+    w = book_weights(frame, "sigma", max_weight=2.0, max_gross=10.0)
     assert w["weight"].to_list() == [0.5 * 3.0, 0.5 * 1.0]
     with pytest.raises(DataError, match="forecast column 'sigma' has negative values"):
         book_weights(frame.with_columns(sigma=pl.lit(-0.1)), "sigma")
