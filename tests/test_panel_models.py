@@ -19,6 +19,7 @@ from volbook.panel import (
     VOL_FEATURES,
     Baseline,
     PanelRidge,
+    PanelXGB,
     RefitSchedule,
     build_features,
     design_exprs,
@@ -232,6 +233,8 @@ def test_bad_requests_are_refused(data):
         walk_forward_panel(data, [PanelRidge("g"), Baseline("g", {"vol_5": 1.0})], window=W)
     with pytest.raises(ParameterError, match="sector dummies only make sense"):
         PanelRidge("g", pooling="sector", dummies=True)
+    with pytest.raises(ParameterError, match="x: space must be 'level' or 'log'"):
+        PanelXGB("x", space="sqrt")
     with pytest.raises(ParameterError, match="ridge alpha must be >= 0"):
         PanelRidge("g", alpha=-1.0)
     with pytest.raises(ParameterError, match="refit_every must be a positive integer"):

@@ -165,6 +165,10 @@ class PanelXGB(_OnFeatures):
         "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "tree_method": "hist",
     })
 
+    def __post_init__(self) -> None:
+        if self.space not in ("level", "log"):
+            raise ParameterError(f"{self.name}: space must be 'level' or 'log', got {self.space!r}")
+
     def design(self, data: PanelFeatures) -> list[pl.Expr]:
         """Its input columns as expressions (clipped features, then sector indicators)."""
         x = design_exprs(self.regressors(data), "level")
