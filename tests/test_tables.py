@@ -64,6 +64,15 @@ def test_significant_digits_and_scale():
         tables.table(frame, {"nope": tables.text("Nope")})
 
 
+def test_bold_cells_and_row_groups():
+    frame = pl.DataFrame({"g": ["a", "a", "b"], "model": ["ewma", "garch", "ewma"], "q": [1.0, 0.5, 2.0]})
+    shown = tables.table(frame, {"g": tables.text("Group"), "model": tables.model(), "q": tables.number("Q", decimals=1)},
+                         groups="g", bold={"q": [1]}, table_id="t").to_html()
+    bold = re.findall(r'<td[^>]*style="font-weight: bold;"[^>]*>([^<]*)</td>', shown)
+    assert bold == ["0.5"]
+    assert re.findall(r'class="gt_group_heading"[^>]*>([^<]*)<', shown) == ["a", "b"]
+
+
 def test_long_results_are_pivoted_to_model_by_horizon():
     long = pl.DataFrame({
         "model": ["gjr_garch", "ewma"] * 3,

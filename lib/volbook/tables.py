@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import polars as pl
-from great_tables import GT
+from great_tables import GT, loc, style
 
 from volbook._cells import element_id
 from volbook.errors import DataError
@@ -216,6 +216,7 @@ def table(
     groups: str | None = None,
     spanners: Mapping[str, Sequence[str]] | None = None,
     notes: Sequence[str] = (),
+    bold: Mapping[str, Sequence[int]] | None = None,
     table_id: str | None = None,
 ) -> Table:
     """Show ``frame`` for readers: the columns of ``columns``, in its order, formatted.
@@ -234,6 +235,9 @@ def table(
         Header -> columns it spans.
     notes
         Source notes under the table (e.g. units, what a mark means).
+    bold
+        Column -> row numbers (0-based, in ``frame``'s order) whose cells are set in bold,
+        e.g. the best model of each column.
     table_id
         The HTML id; default from the cell's label (``tbl-x`` gives ``tbl-x-gt``).
     """
@@ -247,6 +251,9 @@ def table(
         gt = gt.tab_spanner(label=label, columns=list(spanned))
     for note in notes:
         gt = gt.tab_source_note(note)
+    for name, rows in (bold or {}).items():
+        if rows:
+            gt = gt.tab_style(style.text(weight="bold"), loc.body(columns=name, rows=list(rows)))
     return Table(_style(gt))
 
 
