@@ -93,6 +93,27 @@ def test_figures_tables_and_references(path):
     assert re.search(r"^## Key takeaways", prose, flags=re.M) and re.search(r"^## Exercises", prose, flags=re.M)
 
 
+@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "index.qmd"], ids=lambda p: p.stem)
+def test_markdown_reads_as_meant(path):
+    """Pandoc reads a line starting with ``@x)`` or ``(@x)`` as an example list, and inline code
+    broken across lines keeps the indentation as spaces: no prose line may do either."""
+    if path.suffix == ".qmd":
+        texts = [path.read_text(encoding="utf-8")]
+    else:
+        texts = [c.source for c in cells(path) if c.cell_type == "markdown"] + [
+            o.get("data", {}).get("text/markdown", "") for c in cells(path) if c.cell_type == "code" for o in c.outputs]
+    for text in texts:
+        fenced = False
+        for line in text.splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced:
+                continue
+            assert not re.match(r"\s*(?:[*+-]\s+|\d+\.\s+)?\(?@", line), f"line starts with @: {line!r}"
+            assert line.count("`") % 2 == 0, f"inline code broken across lines: {line!r}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_what_the_reader_sees(path):
     """Formatted tables, label-derived ids, rounded figure data, hidden bookkeeping (README conventions)."""

@@ -411,3 +411,77 @@ def test_ipynb_filter_leaves_quarto_no_reason_to_load_widget_scripts(tmp_path):
     done = subprocess.run([sys.executable, str(script)], input=nbformat.writes(nb), capture_output=True, text=True,
                           cwd=tmp_path / "chapters", check=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert '<script src=\\"../assets/plotly.min.js\\"></script>' in done.stdout
+
+
+# ----------------------------------------------------------------------------- the book itself
+
+
+def _git_status() -> str | None:
+    done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> tuple[RenderReport, dict[str, str]]:
+    """The real book, rendered with whichever renderer is present (Quarto if installed)."""
+    before = _git_status()
+    report = render_book(ROOT, output=tmp_path_factory.mktemp("book") / "_book")
+    assert _git_status() == before, "rendering changed the working tree (git status)"
+    pages = {str(p.relative_to(report.output)): p.read_text(encoding="utf-8") for p in report.pages}
+    return report, pages
+
+
+def test_the_book_renders_every_page(book):
+    report, pages = book
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+    assert list(pages) == [str(Path(c).with_suffix(".html")) for c in config["book"]["chapters"]], report
+
+
+def test_the_book_has_no_unresolved_references_or_citations(book):
+    _, pages = book
+    from test_bibliography import parse_bib  # the same small BibTeX reader
+
+    keys = {e["key"] for e in parse_bib((ROOT / "references.bib").read_text(encoding="utf-8"))}
+    cited = set()
+    for href, page in pages.items():
+        text = _text(page)
+        assert "?@" not in text, f"{href}: unresolved cross-reference near {text[text.index('?@') - 60:][:120]!r}"
+        for spans in re.findall(r'<span class="citation" data-cites="([^"]+)"[^>]*>(.*?)</span>', page, re.S):
+            cites, shown = spans
+            cited |= set(cites.split())
+            assert set(cites.split()) <= keys, f"{href}: unknown citation {cites}"
+            assert "?" not in _text(shown), f"{href}: unresolved citation {cites}: {_text(shown)!r}"
+        assert "n.d." not in text, f"{href}: a citation without a date"
+    references = pages["references.html"]
+    assert cited and all(f'id="ref-{k}"' in references for k in cited), sorted(
+        k for k in cited if f'id="ref-{k}"' not in references)
+
+
+def test_the_book_requests_nothing_off_site(book):
+    _, pages = book
+    for href, page in pages.items():
+        scripts = re.findall(r"<script\b[^>]*\bsrc=[\"']([^\"']+)", page)
+        styles = re.findall(r"<link\b[^>]*\bhref=[\"']([^\"']+)", page)
+        imports = re.findall(r"@import\s+(?:url\()?[\"']?([^\"');]+)", page)
+        remote = [u for u in scripts + styles + imports if re.match(r"(https?:)?//", u)]
+        assert not remote, f"{href} requests {remote}"
+        has_figures = "plotly-graph-div" in page
+        loads_plotly = any(u.endswith("assets/plotly.min.js") for u in scripts)
+        assert loads_plotly == has_figures, f"{href}: plotly.js {'missing' if has_figures else 'without figures'}"
+
+
+def test_the_book_shows_every_figure_and_table(book):
+    _, pages = book
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+    for chapter in (c for c in config["book"]["chapters"] if c.endswith(".ipynb")):
+        page = pages[str(Path(chapter).with_suffix(".html"))]
+        nb = nbformat.read(ROOT / chapter, as_version=4)
+        labels = [m.group(1) for c in nb.cells if c.cell_type == "code"
+                  for m in [re.search(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", c.source, re.M)] if m]
+        assert labels
+        for label in labels:
+            assert f'id="{label}"' in page, f"{chapter}: {label} missing"
+            inner = f'id="{label}-plotly"' if label.startswith("fig-") else f'id="{label}-gt"'
+            assert inner in page, f"{chapter}: the content of {label} is missing"
+        assert "save_results(" not in page  # the bookkeeping cell is hidden
