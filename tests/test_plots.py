@@ -129,6 +129,8 @@ def test_rolling_vol_is_the_annualized_root_mean_square_of_the_window():
     got = np.array(fig.data[0].y, dtype=float)
     np.testing.assert_allclose(got[19:], expected[19:], atol=5e-5)
     assert np.isnan(got[:19]).all()
+    thinned = plots.plot_rolling_vol(frame, [20], every=2)
+    np.testing.assert_array_equal(np.array(thinned.data[0].y, dtype=float)[10:], got[20::2])
 
 
 def test_forecasts_over_time_thins_origins_and_annualizes_per_horizon(evaluation):
