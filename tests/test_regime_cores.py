@@ -17,6 +17,7 @@ from volbook.models.regime.scales import from_scale, to_scale
 from volbook.models.regime.segmentation import cluster_segments, mood_split_statistics, segment_by_scale
 from volbook.models.regime.simulate import DEFAULT_REGIME_HAR, simulate_regime_har
 from volbook.models.regime.switching import (
+    _markov_regression_class,
     _to_statsmodels,
     filter_probabilities,
     fit_markov_regression,
@@ -163,6 +164,26 @@ def test_soft_em_and_statsmodels_markov_regression_find_the_same_fit():
     f_em = filter_probabilities(log_densities(em, y, X, None, "regression"), em.transmat, em.startprob)
     f_sm = filter_probabilities(log_densities(sm, y, X, None, "regression"), sm.transmat, sm.startprob)
     assert (f_em.argmax(axis=1) == f_sm.argmax(axis=1)).mean() > 0.995
+
+
+def test_analytic_score_equals_statsmodels_complex_step_score_and_the_fit_is_unchanged():
+    """The reference's cheaper score is statsmodels' own to rounding, on both parameter scales,
+    so its BFGS ends where statsmodels' plain fit ends."""
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    y, X, _, _ = _switching_data(800, seed=8)
+    fast, fast_smoothed = fit_markov_regression(y, X)
+    plain, plain_smoothed = fit_markov_regression(y, X, plain=True)
+    assert fast.loglik == pytest.approx(plain.loglik, abs=1e-6)
+    np.testing.assert_allclose(fast.beta, plain.beta, atol=1e-5)
+    np.testing.assert_allclose(fast_smoothed, plain_smoothed, atol=1e-5)
+    ours = _markov_regression_class()(y, k_regimes=2, exog=X[:, 1:], switching_variance=True)
+    ref = MarkovRegression(y, k_regimes=2, exog=X[:, 1:], switching_variance=True)
+    rng = np.random.default_rng(0)
+    for transformed in (True, False):
+        p = _to_statsmodels(fast)
+        p = (p if transformed else ours.untransform_params(p)) + rng.normal(0, 0.02, p.size)
+        np.testing.assert_allclose(ours.score(p, transformed), ref.score(p, transformed), rtol=1e-8, atol=1e-8)
 
 
 def test_soft_em_warm_start_converges_to_the_cold_fit_in_fewer_iterations():

@@ -371,6 +371,53 @@ def _floored(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return q / q.sum(axis=-1, keepdims=True)
 
 
+def _markov_regression_class():
+    """statsmodels' ``MarkovRegression`` with an exact, cheaper score (defined lazily: statsmodels
+    is imported only when the reference is used)."""
+    from statsmodels.tools.numdiff import approx_fprime_cs
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    class MarkovRegressionScore(MarkovRegression):
+        """``MarkovRegression`` whose score (gradient of the log-likelihood) is analytic in the
+        regression coefficients and variances, by Fisher's identity: with the smoothed regime
+        probabilities gamma_dk at the parameters,
+        ``dl/dbeta_k = sum_d gamma_dk x_d e_dk / sigma2_k`` and
+        ``dl/dsigma2_k = sum_d gamma_dk (e_dk^2 - sigma2_k) / (2 sigma2_k^2)``. Only the
+        transition probabilities keep statsmodels' complex-step derivative. Both are exact to
+        rounding, so BFGS takes the same path to the same maximum; the gradient costs one
+        smoothing pass and K(K-1) complex likelihoods instead of one complex likelihood per
+        parameter (``tests/test_regime_cores.py`` checks it against statsmodels' own score).
+        """
+
+        def score(self, params, transformed=True):
+            params = np.array(params, ndmin=1)
+            if np.iscomplexobj(params):
+                return super().score(params, transformed)
+            P = self.parameters
+            theta = params if transformed else self.transform_params(params)
+            gamma = self.smooth(theta, transformed=True, return_raw=True).smoothed_marginal_probabilities
+            y, X = np.asarray(self.endog, dtype=float), np.asarray(self.exog, dtype=float)
+            grad = np.empty(theta.size)
+            for k in range(self.k_regimes):
+                s2 = float(theta[P[k, "variance"]][0])
+                e = y - X @ theta[P[k, "exog"]]
+                grad[P[k, "exog"]] = X.T @ (gamma[k] * e) / s2
+                grad[P[k, "variance"]] = np.sum(gamma[k] * (e**2 - s2)) / (2 * s2**2)
+            if not transformed:
+                grad[P["variance"]] *= 2 * params[P["variance"]]
+            t = P["regime_transition"]
+
+            def loglike_transition(sub):
+                full = params.astype(complex)
+                full[t] = sub
+                return self.loglike(full, transformed)
+
+            grad[t] = approx_fprime_cs(params[t], loglike_transition)
+            return grad
+
+    return MarkovRegressionScore
+
+
 def fit_markov_regression(
     y: np.ndarray,
     X: np.ndarray,
@@ -378,49 +425,53 @@ def fit_markov_regression(
     n_regimes: int = 2,
     start: SwitchingParams | None = None,
     maxiter: int = 100,
+    plain: bool = False,
 ) -> tuple[SwitchingParams, np.ndarray]:
     """The reference: statsmodels' ``MarkovRegression`` (switching coefficients and variance).
 
     statsmodels maximises the same likelihood as ``fit_soft_em(..., emission="regression")`` with
     BFGS (after 5 of its own EM steps on a cold start). statsmodels' default starting values
     (zero coefficients in one regime) fail on HAR data, so a cold start is the variance split of
-    :func:`_variance_split_start` (one of the soft EM's two cold starts). A warm start is
-    ``start``. Returns the
-    parameters (statsmodels' column-stochastic transition matrix transposed to our convention; the
-    start probabilities are the chain's steady state, statsmodels' default) and the smoothed
-    probabilities of the training days.
+    :func:`_variance_split_start` (one of the soft EM's cold starts). A warm start is ``start``.
+
+    Two things make the fit cheaper without changing the maximum it finds: the score is
+    analytic in the regression coefficients and variances (statsmodels' complex-step gradient
+    is nine tenths of its fit; see ``MarkovRegressionScore`` in :func:`_markov_regression_class`),
+    and statsmodels' results object (its covariance matrix by numerical differentiation, its
+    smoothing) is skipped: the smoothed probabilities are computed once at the optimum. Both
+    gradients are exact to rounding, so BFGS takes the same steps and ends at the same maximum
+    as ``plain=True``, the straightforward call kept for the benchmark
+    (``benchmarks/regime_walkforward.py``). (Centring the regressors would speed BFGS up further
+    but changes its path, and on one S&P 500 window in five its maximum.)
+
+    Returns the parameters (statsmodels' column-stochastic transition matrix transposed to our
+    convention; the start probabilities are the chain's steady state, statsmodels' default) and
+    the smoothed probabilities of the training days.
     """
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     k, p = n_regimes, X.shape[1]
-    # Centring y and the regressors changes only the intercepts (back below) and speeds BFGS up:
-    # HAR averages of log variance sit near -10, which makes intercept and slopes collinear.
-    ybar, xbar = float(y.mean()), X[:, 1:].mean(axis=0)
-    model = MarkovRegression(y - ybar, k_regimes=k, exog=X[:, 1:] - xbar, trend="c", switching_variance=True)
-    if start is None:
-        start = _variance_split_start(y, X, k)
-        em_iter = 5
-    else:
-        em_iter = 0
-    centred = replace(start, beta=np.column_stack([start.beta[:, 0] + start.beta[:, 1:] @ xbar - ybar, start.beta[:, 1:]]))
-    # return_params: skip statsmodels' results object (its smoothing and covariance); smooth once below
+    model = (MarkovRegression if plain else _markov_regression_class())(
+        y, k_regimes=k, exog=X[:, 1:], trend="c", switching_variance=True)
+    em_iter = 5 if start is None else 0
+    start = _variance_split_start(y, X, k) if start is None else start
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        sp = np.asarray(model.fit(start_params=_to_statsmodels(centred), disp=False, maxiter=maxiter, em_iter=em_iter,
-                                  cov_type="none", return_params=True))
+        fit = model.fit(start_params=_to_statsmodels(start), disp=False, maxiter=maxiter, em_iter=em_iter,
+                        **({} if plain else {"cov_type": "none", "return_params": True}))
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    sp = np.asarray(fit.params if plain else fit)
+    smoothed = fit.smoothed_marginal_probabilities if plain else model.smooth(sp, return_raw=True).smoothed_marginal_probabilities.T
     ntrans = k * (k - 1)
     beta = sp[ntrans : ntrans + k * p].reshape(p, k).T
-    beta = np.column_stack([beta[:, 0] + ybar - beta[:, 1:] @ xbar, beta[:, 1:]])
     sigma2 = sp[ntrans + k * p :]
     transmat = np.asarray(model.regime_transition_matrix(sp))[:, :, 0].T
     startprob = np.asarray(model.initial_probabilities(sp))
-    smoothed = np.asarray(model.smooth(sp, return_raw=True).smoothed_marginal_probabilities).T
     nan = np.full(k, np.nan)
     params = SwitchingParams(beta, sigma2, transmat, startprob, nan, nan.copy(), float(model.loglike(sp)), 0, converged)
-    return _order_by_level(params, smoothed, y)
+    return _order_by_level(params, np.asarray(smoothed), y)
 
 
 def _to_statsmodels(params: SwitchingParams) -> np.ndarray:
