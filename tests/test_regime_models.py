@@ -48,6 +48,7 @@ def test_soft_markov_har_recovers_the_regimes_and_beats_har(sims, har_scores):
     scores = {seed: run(SoftMarkovHAR(), truth) for seed, truth in sims.items()}
     for seed, s in scores.items():
         assert s["accuracy"] > 0.8 and s["accuracy"] > s["majority"] + 0.1, (seed, s)
+        assert s["filtered_accuracy"] > 0.8, (seed, s)
     for h in HORIZONS:
         ours = sum(s[f"qlike_{h}"] for s in scores.values())
         har = sum(s[f"qlike_{h}"] for s in har_scores.values())

@@ -158,7 +158,9 @@ class SoftMarkovHAR(_SwitchingHAR):
     ridge
         Ridge penalty of the per-regime regressions (0: weighted least squares).
     max_iter, tol
-        EM limits.
+        EM limits: EM stops when the log-likelihood gains less than ``tol`` per day. On the
+        simulated truth 1e-6 recovers the regimes 2 points more often than 1e-4, at 1.7 times
+        the cost.
     seed
         Seed of the HMM start.
     min_obs
@@ -174,7 +176,7 @@ class SoftMarkovHAR(_SwitchingHAR):
         ridge: float = 0.0,
         signal_window: int = 5,
         max_iter: int = 200,
-        tol: float = 1e-4,
+        tol: float = 1e-6,
         seed: int = 0,
         min_regime_rows: int = 20,
         min_obs: int = 250,
@@ -372,8 +374,10 @@ class CoefficientHAR(RegimeForecaster):
         return ClassifiedFitted(self, hist, W, clf, {"n_windows": float(ends.size)})
 
 
-register("soft_markov_har")(lambda: SoftMarkovHAR())
-register("soft_markov_har_signal")(lambda: SoftMarkovHAR(emission="signal"))
+# Cheap settings for the perturbation test (which refits each of these 72 times); the classes'
+# defaults are the chapter's.
+register("soft_markov_har")(lambda: SoftMarkovHAR(tol=1e-3, max_iter=30))
+register("soft_markov_har_signal")(lambda: SoftMarkovHAR(emission="signal", tol=1e-3, max_iter=30))
 register("ms_har")(lambda: MarkovSwitchingHAR(maxiter=5))
 register("distributional_har")(lambda: DistributionalHAR(min_segment=40, n_estimators=20))
-register("coefficient_har")(lambda: CoefficientHAR(coef_window=60, coef_step=10, n_estimators=20))
+register("coefficient_har")(lambda: CoefficientHAR(coef_window=60, coef_step=20, n_estimators=20))

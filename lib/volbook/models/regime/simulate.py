@@ -120,25 +120,29 @@ def score_regime_recovery(wf: WalkForward, truth: pl.DataFrame) -> dict[str, flo
     dict
         ``accuracy``: share of origins t whose most probable regime for day t+1 (argmax of the
         ``regime_k`` weights, regimes numbered calm first) is the simulated regime of day t+1
-        (NaN without states); ``majority``: the share of the most frequent regime over the same
-        days (what always guessing it scores); ``qlike_<h>``: QLIKE of the forecasts of
+        (NaN without states); ``filtered_accuracy``: the same for the filtered regime of day t
+        itself (``filtered_k`` states, Markov-switching models only); ``majority``: the share of
+        the most frequent regime over the same days (what always guessing it scores); ``qlike_<h>``: QLIKE of the forecasts of
         ``sum(rv[t+1 .. t+h])`` over the origins whose target is complete.
     """
     from volbook.evaluate import qlike
     from volbook.timing import targets_frame
 
     out: dict[str, float] = {}
-    nxt = truth.select("date", next_regime=pl.col("regime").shift(-1)).drop_nulls()
-    if wf.states.height and wf.states["name"].str.starts_with("regime_").any():
-        w = wf.states.filter(pl.col("name").str.starts_with("regime_")).pivot(on="name", index="date", values="value")
+    days = truth.select("date", "regime", next_regime=pl.col("regime").shift(-1)).drop_nulls()
+    for prefix, key, column in (("regime_", "accuracy", "next_regime"), ("filtered_", "filtered_accuracy", "regime")):
+        named = wf.states.filter(pl.col("name").str.starts_with(prefix)) if wf.states.height else wf.states
+        if not named.height:
+            out[key] = float("nan")
+            continue
+        w = named.pivot(on="name", index="date", values="value")
         cols = sorted(c for c in w.columns if c != "date")
-        w = w.join(nxt, on="date")
-        guess = w.select(cols).to_numpy().argmax(axis=1)
-        actual = w["next_regime"].to_numpy()
-        out["accuracy"] = float((guess == actual).mean())
-        out["majority"] = float(np.bincount(actual).max() / actual.size)
-    else:
-        out["accuracy"] = out["majority"] = float("nan")
+        w = w.join(days, on="date")
+        actual = w[column].to_numpy()
+        out[key] = float((w.select(cols).to_numpy().argmax(axis=1) == actual).mean())
+        if key == "accuracy":
+            out["majority"] = float(np.bincount(actual).max() / actual.size)
+    out.setdefault("majority", float("nan"))
     hs = wf.forecasts["horizon"].unique().sort().to_list()
     scored = wf.forecasts.join(targets_frame(truth["date"], truth["rv"].to_numpy(), hs, square=False), on=["date", "horizon"])
     for h in hs:

@@ -265,7 +265,7 @@ def fit_soft_em(
     ridge: float = 0.0,
     start: SwitchingParams | None = None,
     max_iter: int = 200,
-    tol: float = 1e-4,
+    tol: float = 1e-6,
     seed: int = 0,
 ) -> tuple[SwitchingParams, np.ndarray]:
     """Fit the Markov-switching regression by EM; returns the parameters and the SMOOTHED
