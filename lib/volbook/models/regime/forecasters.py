@@ -124,25 +124,26 @@ class _SwitchingHAR(RegimeForecaster):
     emission: Emission = "regression"
     signal_window: int = 5
 
-    def _design(self, hist: History) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _design(self, hist: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Day d's response g(rv_d), the regressors at d-1, and the regime signal at d (d = 22nd row .. t)."""
         rv = hist["rv"]
         g = to_scale(rv, self.scale)
         X = har_design(g)
         days = np.arange(LOOKBACK, rv.size)
-        z = _signal(np.log(rv), self.signal_window)[days] if self.emission != "regression" else None
-        return g[days], X[days - 1], z
+        return g[days], X[days - 1], _signal(np.log(rv), self.signal_window)[days]
 
 
 class SoftMarkovHAR(_SwitchingHAR):
     """Soft Markov switching HAR: EM with per-regime weighted least squares (the poster's method 1).
 
     The regime signal is the smoothed log volatility ``z_d`` = mean of ``0.5 log rv`` over the last
-    ``signal_window`` days. On a cold start hmmlearn's ``GaussianHMM`` on ``z`` gives the
-    starting regime probabilities; EM then alternates hmmlearn's forward-backward (E) and one
-    weighted (ridge) least-squares HAR per regime (M) until the log-likelihood gains less than
-    ``tol`` per day (:func:`~volbook.models.regime.switching.fit_soft_em`). A refit starts EM from
-    the previous fit (warm start). The forecast weights are the filtered probabilities at t pushed
-    one step through the transition matrix.
+    ``signal_window`` days. hmmlearn's ``GaussianHMM`` on ``z`` gives starting regime
+    probabilities; EM then alternates hmmlearn's forward-backward (E) and one weighted (ridge)
+    least-squares HAR per regime (M) until the log-likelihood gains less than ``tol`` per day.
+    Each refit runs EM from three starts -- the previous refit (warm), the HMM on ``z``, and a
+    variance split -- and keeps the highest likelihood among the fits without a degenerate regime
+    (:func:`~volbook.models.regime.switching.fit_soft_em`). The forecast weights are the filtered
+    probabilities at t pushed one step through the transition matrix.
 
     Parameters
     ----------

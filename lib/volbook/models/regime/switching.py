@@ -318,7 +318,7 @@ def fit_soft_em(
     if start is not None:
         starts.insert(0, start)
     fits = [_run_em(y, X, zz, s0, emission, ridge, var_floor, max_iter, tol) for s0 in starts]
-    proper = [f for f in fits if not _degenerate(f[0], f[1], var_floor)] or fits
+    proper = [f for f in fits if not _degenerate(f[0], f[1], var_floor, emission)] or fits
     params, post = max(proper, key=lambda f: f[0].loglik)
     return _order_by_level(params, post, y)
 
@@ -330,10 +330,12 @@ MIN_VAR_RATIO = 0.01
 MIN_REGIME_SHARE = 0.02
 
 
-def _degenerate(params: SwitchingParams, post: np.ndarray, var_floor: tuple[float, float]) -> bool:
-    """A regime with under :data:`MIN_REGIME_SHARE` of the days, or a variance at its floor."""
-    return bool((post.mean(axis=0) < MIN_REGIME_SHARE).any() or (params.sigma2 <= var_floor[0] * (1 + 1e-9)).any()
-                or (params.signal_var <= var_floor[1] * (1 + 1e-9)).any())
+def _degenerate(params: SwitchingParams, post: np.ndarray, var_floor: tuple[float, float], emission: Emission) -> bool:
+    """A regime with under :data:`MIN_REGIME_SHARE` of the days, or a variance the emission uses at its floor."""
+    small = (post.mean(axis=0) < MIN_REGIME_SHARE).any()
+    resid = emission != "signal" and (params.sigma2 <= var_floor[0] * (1 + 1e-9)).any()
+    signal = emission != "regression" and (params.signal_var <= var_floor[1] * (1 + 1e-9)).any()
+    return bool(small or resid or signal)
 
 
 def _run_em(y, X, z, init, emission, ridge, var_floor, max_iter, tol) -> tuple[SwitchingParams, np.ndarray]:
