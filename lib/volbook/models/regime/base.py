@@ -26,11 +26,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from volbook.errors import DataError
+from volbook.errors import DataError, ParameterError
 from volbook.features import har_features
 from volbook.history import History
 from volbook.models.base import Fitted, Forecaster, check_horizons, check_history
-from volbook.models.regime.scales import Scale, from_scale, to_scale
+from volbook.models.regime.scales import Scale, check_scale, from_scale, to_scale
 from volbook.models.regime.switching import fit_wls
 
 __all__ = ["LOOKBACK", "RegimeFitted", "RegimeForecaster", "har_design", "regime_features"]
@@ -141,12 +141,46 @@ class RegimeFitted(Fitted):
 
 
 class RegimeForecaster(Forecaster):
-    """Settings shared by the regime forecasters; subclasses implement :meth:`fit`."""
+    """Settings shared by the regime forecasters; subclasses implement :meth:`fit`.
+
+    Parameters
+    ----------
+    n_regimes
+        K, the number of regimes (at least ``least``).
+    scale
+        Scale of the regressions (:mod:`~volbook.models.regime.scales`).
+    ridge
+        Ridge penalty of the per-regime regressions (0: weighted least squares).
+    seed
+        Seed of every random step (HMM start, clustering, XGBoost).
+    min_regime_rows
+        A regime whose weights sum to fewer rows gets the pooled regression.
+    min_obs
+        Fewest training rows.
+    name
+        Identifier in result tables; ``default_name`` when None.
+    """
 
     inputs: tuple[str, ...] = ("rv",)
-    scale: Scale
-    ridge: float
-    min_regime_rows: int
+    default_name: str
+
+    def __init__(
+        self,
+        n_regimes: int,
+        *,
+        scale: Scale,
+        ridge: float,
+        seed: int,
+        min_regime_rows: int,
+        min_obs: int,
+        name: str | None,
+        least: int = 2,
+    ) -> None:
+        if int(n_regimes) < least:
+            raise ParameterError(f"n_regimes must be at least {least}, got {n_regimes}")
+        self.n_regimes, self.scale, self.ridge, self.seed = int(n_regimes), check_scale(scale), float(ridge), int(seed)
+        self.min_regime_rows, self.min_obs = int(min_regime_rows), int(min_obs)
+        self.name = name or self.default_name
 
     def _check(self, history, min_rows: int) -> History:
         hist = check_history(history, self.inputs, name=self.name, min_obs=self.min_obs)

@@ -38,7 +38,7 @@ from volbook.models.base import register
 from volbook.models.regime.base import LOOKBACK, RegimeFitted, RegimeForecaster, har_design, regime_features
 from volbook.models.regime.classifier import RegimeClassifier, fit_regime_classifier
 from volbook.models.regime.coefficients import coefficient_regime_weights, rolling_coefficients
-from volbook.models.regime.scales import Scale, check_scale, to_scale
+from volbook.models.regime.scales import Scale, to_scale
 from volbook.models.regime.segmentation import cluster_segments, segment_by_scale
 from volbook.models.regime.switching import (
     Emission,
@@ -168,6 +168,8 @@ class SoftMarkovHAR(_SwitchingHAR):
         Fewest training rows.
     """
 
+    default_name = "soft_markov_har"
+
     def __init__(
         self,
         n_regimes: int = 2,
@@ -183,14 +185,11 @@ class SoftMarkovHAR(_SwitchingHAR):
         min_obs: int = 250,
         name: str | None = None,
     ) -> None:
-        if int(n_regimes) < 2:
-            raise ParameterError(f"n_regimes must be at least 2, got {n_regimes}")
         if emission not in ("regression", "joint", "signal"):
             raise ParameterError(f"emission must be 'regression', 'joint' or 'signal', got {emission!r}")
-        self.n_regimes, self.scale, self.emission = int(n_regimes), check_scale(scale), emission
-        self.ridge, self.signal_window, self.max_iter, self.tol = float(ridge), int(signal_window), int(max_iter), float(tol)
-        self.seed, self.min_regime_rows, self.min_obs = int(seed), int(min_regime_rows), int(min_obs)
-        self.name = name or "soft_markov_har"
+        super().__init__(n_regimes, scale=scale, ridge=ridge, seed=seed, min_regime_rows=min_regime_rows,
+                         min_obs=min_obs, name=name)
+        self.emission, self.signal_window, self.max_iter, self.tol = emission, int(signal_window), int(max_iter), float(tol)
 
     def fit(self, history, *, start=None) -> SwitchingFitted:
         hist = self._check(history, LOOKBACK + 10 * self.n_regimes * 4)
@@ -213,6 +212,8 @@ class MarkovSwitchingHAR(_SwitchingHAR):
     (equal to statsmodels' ``filtered_marginal_probabilities``; ``tests/test_regime_cores.py``).
     """
 
+    default_name = "ms_har"
+
     def __init__(
         self,
         n_regimes: int = 2,
@@ -223,11 +224,9 @@ class MarkovSwitchingHAR(_SwitchingHAR):
         min_obs: int = 250,
         name: str | None = None,
     ) -> None:
-        if int(n_regimes) < 2:
-            raise ParameterError(f"n_regimes must be at least 2, got {n_regimes}")
-        self.n_regimes, self.scale, self.maxiter = int(n_regimes), check_scale(scale), int(maxiter)
-        self.ridge, self.min_regime_rows, self.min_obs = 0.0, int(min_regime_rows), int(min_obs)
-        self.name = name or "ms_har"
+        super().__init__(n_regimes, scale=scale, ridge=0.0, seed=0, min_regime_rows=min_regime_rows, min_obs=min_obs,
+                         name=name)
+        self.maxiter = int(maxiter)
 
     def fit(self, history, *, start=None, plain: bool = False) -> SwitchingFitted:
         """Fit on ``history`` (``start`` is ignored: cold starts, see the class docstring).
@@ -282,6 +281,8 @@ class DistributionalHAR(RegimeForecaster):
 
     inputs = ("rv", "ret")
 
+    default_name = "distributional_har"
+
     def __init__(
         self,
         n_regimes: int = 2,
@@ -297,14 +298,11 @@ class DistributionalHAR(RegimeForecaster):
         min_obs: int = 250,
         name: str | None = None,
     ) -> None:
-        if int(n_regimes) < 2:
-            raise ParameterError(f"n_regimes must be at least 2, got {n_regimes}")
         if blend not in ("soft", "hard"):
             raise ParameterError(f"blend must be 'soft' or 'hard', got {blend!r}")
-        self.n_regimes, self.scale, self.min_segment, self.alpha = int(n_regimes), check_scale(scale), int(min_segment), float(alpha)
-        self.blend, self.n_estimators, self.ridge, self.seed = blend, int(n_estimators), float(ridge), int(seed)
-        self.min_regime_rows, self.min_obs = int(min_regime_rows), int(min_obs)
-        self.name = name or "distributional_har"
+        super().__init__(n_regimes, scale=scale, ridge=ridge, seed=seed, min_regime_rows=min_regime_rows,
+                         min_obs=min_obs, name=name)
+        self.min_segment, self.alpha, self.blend, self.n_estimators = int(min_segment), float(alpha), blend, int(n_estimators)
 
     def fit(self, history, *, start=None) -> ClassifiedFitted:
         hist = self._check(history, LOOKBACK + 2 * self.min_segment)
@@ -340,6 +338,8 @@ class CoefficientHAR(RegimeForecaster):
 
     inputs = ("rv", "ret")
 
+    default_name = "coefficient_har"
+
     def __init__(
         self,
         n_regimes: int = 3,
@@ -356,12 +356,10 @@ class CoefficientHAR(RegimeForecaster):
         min_obs: int = 250,
         name: str | None = None,
     ) -> None:
-        if int(n_regimes) < 1:
-            raise ParameterError(f"n_regimes must be at least 1, got {n_regimes}")
-        self.n_regimes, self.scale, self.coef_window, self.coef_step = int(n_regimes), check_scale(scale), int(coef_window), int(coef_step)
-        self.n_pca, self.min_weight, self.n_estimators, self.ridge = int(n_pca), float(min_weight), int(n_estimators), float(ridge)
-        self.seed, self.min_regime_rows, self.min_obs = int(seed), int(min_regime_rows), int(min_obs)
-        self.name = name or "coefficient_har"
+        super().__init__(n_regimes, scale=scale, ridge=ridge, seed=seed, min_regime_rows=min_regime_rows,
+                         min_obs=min_obs, name=name, least=1)
+        self.coef_window, self.coef_step, self.n_pca = int(coef_window), int(coef_step), int(n_pca)
+        self.min_weight, self.n_estimators = float(min_weight), int(n_estimators)
 
     def fit(self, history, *, start=None) -> ClassifiedFitted:
         hist = self._check(history, LOOKBACK + 2 * self.coef_window)
