@@ -9,8 +9,9 @@ directly for each horizon h. On the model's scale ``g`` (:mod:`volbook.models.re
 * response of row s for horizon h: ``g(sum(rv[s+1 .. s+h]) / h)``, from
   ``History.training_rows(h, "rv")`` only, so a training row's target never ends after the origin;
 * regime weights ``W[s, k]`` of the training rows, the probability that row s's target window
-  begins in regime k (each method defines them: smoothed probabilities, cluster labels, mixture
-  responsibilities -- all computed from the training window, which ends at the origin);
+  begins in regime k (each method defines them: the Markov models' filtered probabilities of
+  day s+1 given rows up to s, cluster labels, mixture responsibilities -- all computed from the
+  training window, which ends at the origin);
 * per regime and horizon one weighted least-squares regression (ridge optional) of the response on
   ``x_s`` with weights ``W[:, k]`` (a regime whose weights sum to fewer than ``min_regime_rows``
   rows gets the pooled regression instead);

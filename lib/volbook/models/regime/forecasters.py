@@ -68,10 +68,15 @@ class SwitchingFitted(RegimeFitted):
 
     def __init__(self, spec: _SwitchingHAR, history: History, params: SwitchingParams, smoothed: np.ndarray) -> None:
         super().__init__(spec, history, smoothed)
-        self.switching = params
+        self.switching, self.smoothed = params, smoothed
         days = np.arange(LOOKBACK, len(history))
         self.filtered = filter_probabilities(self._log_dens(self.g, self.X, self._z(self.rv), days),
                                              params.transmat, params.startprob)
+        # Rows' weights for the h > 1 regressions: Pr(regime of day s+1 | rows up to s), what the
+        # forecast's weights are at an origin. The smoothed probabilities would select each row by
+        # its own target (they use days s+1 .. s+h), and the regressions would then promise more
+        # than the filter can deliver (on the S&P 500, 22-day QLIKE 0.31 instead of 0.24).
+        self.W = np.vstack([params.startprob, self.filtered[:-1] @ params.transmat])
         self.params = {**self.describe(params.n_regimes),
                        **{f"p_{k}{k}": float(params.transmat[k, k]) for k in range(params.n_regimes)},
                        "loglik": params.loglik, "n_iter": float(params.n_iter), "converged": float(params.converged),
@@ -117,7 +122,7 @@ class SwitchingFitted(RegimeFitted):
         USES LATER DAYS: for explanatory figures only (showing why they cannot forecast); never
         used by :meth:`forecast`.
         """
-        return self.W.copy()
+        return self.smoothed.copy()
 
 
 class _SwitchingHAR(RegimeForecaster):
