@@ -35,7 +35,10 @@ HORIZONS = (1, 5)
 
 def models() -> list:
     return [HAR("rv", log=True, direct=True), SoftMarkovHAR(), SoftMarkovHAR(emission="signal", name="soft_markov_har_signal"),
-            MarkovSwitchingHAR(), DistributionalHAR(), CoefficientHAR(n_regimes=2, name="coefficient_har_k2")]
+            MarkovSwitchingHAR(), DistributionalHAR(),
+            DistributionalHAR(train_weights="predicted", name="distributional_har_predicted"),
+            CoefficientHAR(n_regimes=2, name="coefficient_har_k2"),
+            CoefficientHAR(n_regimes=2, train_weights="predicted", name="coefficient_har_k2_predicted")]
 
 
 def main() -> int:

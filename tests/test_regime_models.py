@@ -91,8 +91,9 @@ def test_hmm_smoothed_probabilities_are_exposed_only_as_hindsight():
 @pytest.mark.parametrize(
     "model",
     [SoftMarkovHAR(), SoftMarkovHAR(emission="signal"), SoftMarkovHAR(scale="variance", ridge=1.0),
-     MarkovSwitchingHAR(maxiter=5), DistributionalHAR(blend="hard"), CoefficientHAR(scale="volatility")],
-    ids=lambda m: f"{m.name}-{getattr(m, 'emission', '')}-{m.scale}",
+     MarkovSwitchingHAR(maxiter=5), DistributionalHAR(blend="hard"), DistributionalHAR(train_weights="predicted"),
+     CoefficientHAR(scale="volatility", train_weights="predicted")],
+    ids=lambda m: f"{m.name}-{getattr(m, 'emission', '')}-{m.scale}-{getattr(m, 'train_weights', '')}",
 )
 def test_every_variant_forecasts_positive_sums_increasing_in_h(model):
     frame = simulate_regime_har(700, seed=4).drop("regime")
@@ -114,6 +115,8 @@ def test_bad_input_gets_one_line_errors():
         SoftMarkovHAR(emission="smoothed")
     with pytest.raises(ParameterError, match="blend"):
         DistributionalHAR(blend="mean")
+    with pytest.raises(ParameterError, match="train_weights"):
+        CoefficientHAR(train_weights="smoothed")
     with pytest.raises(DataError, match="column 'ret'"):
         DistributionalHAR().fit(frame.drop("ret"))
     with pytest.raises(DataError, match="rv must be positive"):

@@ -19,9 +19,15 @@ forecaster                    regimes of the training rows                 weigh
                               coefficients (after PCA)                      at t
 ============================  ===========================================  ==========================================
 
-Smoothed probabilities use later days; they weight training rows (all known at the origin) and
-are never used for forecasting. :meth:`SwitchingFitted.smoothed_probabilities_hindsight` exposes
-them for explanatory figures only.
+Smoothed probabilities use later days, the target days of each training row included. They
+are never used for forecasting, nor to weight the horizon-h regressions (those use the
+predicted probabilities of day s+1 given rows up to s, the kind of weight an origin has);
+:meth:`SwitchingFitted.smoothed_probabilities_hindsight` exposes them for explanatory figures
+only. The clustering methods' labels are hindsight too (a row's label depends on the days after
+it): ``train_weights="labels"`` (the poster's method) weights each cluster's regressions by
+them, so each is fitted on rows selected partly by their own targets while an origin has only
+the classifier's probabilities; ``train_weights="predicted"`` weights them by the classifier's
+(in-sample) probabilities of the training rows instead.
 """
 
 from __future__ import annotations
@@ -263,9 +269,21 @@ class ClassifiedFitted(RegimeFitted):
         return self.classifier.predict(self._features(self.extend(new))[LOOKBACK - 1 :])
 
 
-def _train_classifier(spec, hist: History, W: np.ndarray) -> RegimeClassifier:
+def _classified_fit(spec, hist: History, W: np.ndarray, extra: dict[str, float]) -> ClassifiedFitted:
+    """Train the classifier on rows 21 .. t0-1 (features at s, regime weights ``W`` of row s) and
+    build the fit; with ``train_weights="predicted"`` the per-regime regressions are weighted by
+    the classifier's probabilities of the training rows instead of ``W``."""
     F = regime_features(hist["rv"], hist["ret"] if "ret" in spec.inputs else None)[LOOKBACK - 1 : len(hist) - 1]
-    return fit_regime_classifier(F, W, n_estimators=spec.n_estimators, seed=spec.seed)
+    clf = fit_regime_classifier(F, W, n_estimators=spec.n_estimators, seed=spec.seed)
+    if getattr(spec, "blend", "soft") == "hard":
+        clf = _Hardened(clf.model, clf.n_regimes)
+    return ClassifiedFitted(spec, hist, clf.predict(F) if spec.train_weights == "predicted" else W, clf, extra)
+
+
+def _check_train_weights(value: str) -> str:
+    if value not in ("labels", "predicted"):
+        raise ParameterError(f"train_weights must be 'labels' or 'predicted', got {value!r}")
+    return value
 
 
 class DistributionalHAR(RegimeForecaster):
@@ -281,7 +299,8 @@ class DistributionalHAR(RegimeForecaster):
     class probabilities weight the per-cluster forecasts (``blend="soft"``) or pick the most
     likely cluster (``"hard"``). The segmentation is two-sided *within* the training window
     (known at t); the labels of the last days are therefore provisional, which is why a
-    classifier, not the last label, gives the regime at t.
+    classifier, not the last label, gives the regime at t. ``train_weights``: see the module
+    docstring.
     """
 
     inputs = ("rv", "ret")
@@ -296,6 +315,7 @@ class DistributionalHAR(RegimeForecaster):
         min_segment: int = 60,
         alpha: float = 0.01,
         blend: Literal["soft", "hard"] = "soft",
+        train_weights: Literal["labels", "predicted"] = "labels",
         n_estimators: int = 100,
         ridge: float = 0.0,
         seed: int = 0,
@@ -308,6 +328,7 @@ class DistributionalHAR(RegimeForecaster):
         super().__init__(n_regimes, scale=scale, ridge=ridge, seed=seed, min_regime_rows=min_regime_rows,
                          min_obs=min_obs, name=name)
         self.min_segment, self.alpha, self.blend, self.n_estimators = int(min_segment), float(alpha), blend, int(n_estimators)
+        self.train_weights = _check_train_weights(train_weights)
 
     def fit(self, history, *, start=None) -> ClassifiedFitted:
         hist = self._check(history, LOOKBACK + 2 * self.min_segment)
@@ -317,10 +338,7 @@ class DistributionalHAR(RegimeForecaster):
         day_label = np.repeat(seg_label, np.diff(bounds))
         k = int(day_label.max()) + 1
         W = np.eye(k)[day_label[LOOKBACK:]]  # row s = 21 .. t0-1 gets the cluster of day s+1
-        clf = _train_classifier(self, hist, W)
-        if self.blend == "hard":
-            clf = _Hardened(clf.model, clf.n_regimes)
-        return ClassifiedFitted(self, hist, W, clf, {"n_segments": float(bounds.size - 1)})
+        return _classified_fit(self, hist, W, {"n_segments": float(bounds.size - 1)})
 
 
 class _Hardened(RegimeClassifier):
@@ -338,7 +356,7 @@ class CoefficientHAR(RegimeForecaster):
     each row's soft regime weights are the mean responsibilities of the windows containing it
     (:mod:`~volbook.models.regime.coefficients`). One weighted least-squares HAR per regime and
     horizon; XGBoost, trained on the soft weights, predicts the weights at origin t from
-    features at t.
+    features at t. ``train_weights``: see the module docstring.
     """
 
     inputs = ("rv", "ret")
@@ -354,6 +372,7 @@ class CoefficientHAR(RegimeForecaster):
         coef_step: int = 5,
         n_pca: int = 2,
         min_weight: float = 0.05,
+        train_weights: Literal["labels", "predicted"] = "labels",
         n_estimators: int = 100,
         ridge: float = 0.0,
         seed: int = 0,
@@ -365,6 +384,7 @@ class CoefficientHAR(RegimeForecaster):
                          min_obs=min_obs, name=name, least=1)
         self.coef_window, self.coef_step, self.n_pca = int(coef_window), int(coef_step), int(n_pca)
         self.min_weight, self.n_estimators = float(min_weight), int(n_estimators)
+        self.train_weights = _check_train_weights(train_weights)
 
     def fit(self, history, *, start=None) -> ClassifiedFitted:
         hist = self._check(history, LOOKBACK + 2 * self.coef_window)
@@ -374,8 +394,7 @@ class CoefficientHAR(RegimeForecaster):
         ends, coefs = rolling_coefficients(X, y, length=self.coef_window, step=self.coef_step)
         W, _ = coefficient_regime_weights(ends, coefs, rows.size, self.coef_window, level=y, n_regimes=self.n_regimes,
                                           n_pca=self.n_pca, min_weight=self.min_weight, seed=self.seed)
-        clf = _train_classifier(self, hist, W)
-        return ClassifiedFitted(self, hist, W, clf, {"n_windows": float(ends.size)})
+        return _classified_fit(self, hist, W, {"n_windows": float(ends.size)})
 
 
 # Cheap settings for the perturbation test (which refits each of these 72 times); the classes'
