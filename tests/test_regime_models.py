@@ -2,7 +2,7 @@
 
 Truth: :func:`volbook.models.regime.simulate_regime_har` (calm and stressed regimes lasting 250
 and 125 days on average). Plain HAR is engine's log-HAR with direct h-step regressions, the
-one-regime version of the same regressions. The figures these tests measured on 2026-12-01
+one-regime version of the same regressions. The figures measured on 2026-11-30
 (seeds 1 and 2, 5,000 origins each, window 1,000, refit every 100 days) are in
 ``benchmarks/README.md``; the tests assert what held for every method they name.
 """
