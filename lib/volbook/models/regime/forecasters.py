@@ -217,8 +217,9 @@ class MarkovSwitchingHAR(_SwitchingHAR):
     Switching intercept, HAR coefficients and residual variance, K regimes, maximum likelihood
     (BFGS; :func:`~volbook.models.regime.switching.fit_markov_regression` states the start and
     what makes it cheaper). Every refit starts cold from the same deterministic start: in a trial
-    on the S&P 500 (refits every 126 days) BFGS started from the previous refit stayed in worse
-    local maxima, lower at 4 of 5 refits by up to 5.7 log-likelihood points. Forecast weights: filtered probabilities at t pushed
+    on the S&P 500 (refits every 126 days, then with centred regressors) BFGS started from the
+    previous refit stayed in worse local maxima, lower at 4 of 5 refits by up to 5.7
+    log-likelihood points. Forecast weights: filtered probabilities at t pushed
     one step through the transition matrix, the filter run by :func:`filter_probabilities`
     (equal to statsmodels' ``filtered_marginal_probabilities``; ``tests/test_regime_cores.py``).
     """
