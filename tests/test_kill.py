@@ -299,3 +299,12 @@ def test_stale_siblings_of_older_runners_are_removed(book, env):
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2
     assert not any(p.exists() for p in stale) and orphan.exists()
+
+
+def test_a_long_temporary_folder_still_runs(book, env, tmp_path):
+    """IPC socket paths are limited to about 104 bytes; a long TMPDIR falls back to TCP."""
+    deep = Path(env["TMPDIR"]) / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    done = subprocess.run([str(VOLBOOK), "run", "toy", "--out", str(tmp_path / "run"), "--root", str(book)],
+                          env=dict(env, TMPDIR=str(deep)), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr

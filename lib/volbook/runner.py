@@ -298,10 +298,10 @@ def run_chapter(
     Notes
     -----
     The kernel (``python3``) runs in ``chapters/`` with ``KERNEL_ENV``, talks over IPC
-    sockets in the scratch folder (not TCP), and has ``VOLBOOK_RESULTS_DIR`` pointing to
-    that folder, so ``results_dir`` keeps its relative default in the notebook. Only the
-    overrides are injected (papermill's ``injected-parameters`` cell, left out when there
-    are none).
+    sockets in the scratch folder (loopback TCP when that folder's path is too long for a
+    socket), and has ``VOLBOOK_RESULTS_DIR`` pointing to that folder, so ``results_dir``
+    keeps its relative default in the notebook. Only the overrides are injected
+    (papermill's ``injected-parameters`` cell, left out when there are none).
     """
     book = find_root(root)
     source = find_chapter(chapter, book)
@@ -363,12 +363,10 @@ def _execute(source: Path, executed: Path, given: dict[str, Any], scratch: Path,
     clean = _fs.read_notebook(source)
     clean.cells = [c for c in clean.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nbformat.write(clean, scratch / "input.ipynb")
+    sockets = str(scratch / "kernel")  # IPC socket paths must stay short (AF_UNIX: ~104 bytes)
+    transport = {"transport": "ipc", "ip": sockets} if len(sockets) <= 90 else {"transport": "tcp", "ip": "127.0.0.1"}
     config = Config(
-        KernelManager={
-            "transport": "ipc",
-            "ip": str(scratch / "kernel"),
-            "connection_file": str(scratch / "kernel.json"),
-        },
+        KernelManager={**transport, "connection_file": str(scratch / "kernel.json")},
         NotebookClient={
             "kernel_manager_class": _kernel_manager_class(),
             "extra_arguments": ["--IPKernelApp.extensions=volbook._kernel"],
