@@ -13,9 +13,22 @@ with papermill and either refreshes the book (the chapter's notebook and
 
 Before the kernel starts, everything that can be checked is: the parameters (names, types,
 declared constraints, relations), and the data request of a chapter with a ``source``
-parameter (:func:`check_data`: the data parameters and the cell's ``# data:`` line, see
-:mod:`volbook.params`). Bad input is one :class:`~volbook.errors.VolbookError` line, and
-nothing has run.
+parameter (:func:`check_data`: the data parameters and the cell's ``# data:`` line). Bad
+input is one :class:`~volbook.errors.VolbookError` line, and nothing has run. A chapter
+declares both in its parameters cell (full syntax in :mod:`volbook.params`)::
+
+    # data: columns=["close"], min_rows=garch_window + max(horizons) + 250
+    horizons = [1, 5, 10]  # forecast horizons; each in [1, 250], unique, non-empty
+    ewma_lambda = 0.94  # RiskMetrics decay; in (0, 1)
+    weight_min = 0.0  # smallest weight; in [0, weight_max]
+    end = "2022-12-31"  # last date; date, > start
+    source = "sp500"  # data source; in {sp500, file}
+    path = None  # the user's file; file
+
+Constraints follow the last ``;`` of a parameter's comment: intervals ``in [a, b]`` /
+``(a, b)`` / ``> x`` / ``< x`` whose bounds may name other parameters, choices
+``in {a, b}``, ``each ...`` for list elements, ``unique``, ``non-empty``, ``date``, ``file``
+(resolved against the caller's directory). No ``=`` in such a comment (papermill).
 
 While the chapter runs, the kernel's own output (warnings, worker tracebacks) goes to
 ``kernel.log`` in the run's scratch folder ``$TMPDIR/volbook-<stem>-<pid>-*``, not to the
@@ -285,10 +298,10 @@ def run_chapter(
     Notes
     -----
     The kernel (``python3``) runs in ``chapters/`` with ``KERNEL_ENV``, talks over IPC
-    sockets in the scratch folder (not TCP), and has ``VOLBOOK_RESULTS_DIR`` pointing to
-    that folder, so ``results_dir`` keeps its relative default in the notebook. Only the
-    overrides are injected (papermill's ``injected-parameters`` cell, left out when there
-    are none).
+    sockets in the scratch folder (loopback TCP when that folder's path is too long for a
+    socket), and has ``VOLBOOK_RESULTS_DIR`` pointing to that folder, so ``results_dir``
+    keeps its relative default in the notebook. Only the overrides are injected
+    (papermill's ``injected-parameters`` cell, left out when there are none).
     """
     book = find_root(root)
     source = find_chapter(chapter, book)
@@ -350,12 +363,10 @@ def _execute(source: Path, executed: Path, given: dict[str, Any], scratch: Path,
     clean = _fs.read_notebook(source)
     clean.cells = [c for c in clean.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nbformat.write(clean, scratch / "input.ipynb")
+    sockets = str(scratch / "kernel")  # IPC socket paths must stay short (AF_UNIX: ~104 bytes)
+    transport = {"transport": "ipc", "ip": sockets} if len(sockets) <= 90 else {"transport": "tcp", "ip": "127.0.0.1"}
     config = Config(
-        KernelManager={
-            "transport": "ipc",
-            "ip": str(scratch / "kernel"),
-            "connection_file": str(scratch / "kernel.json"),
-        },
+        KernelManager={**transport, "connection_file": str(scratch / "kernel.json")},
         NotebookClient={
             "kernel_manager_class": _kernel_manager_class(),
             "extra_arguments": ["--IPKernelApp.extensions=volbook._kernel"],
@@ -414,13 +425,13 @@ def _kernel_manager_class() -> type:
 def _quiet_papermill() -> Iterator[None]:
     """Silence papermill's logger: the runner has checked the parameters itself, and its
     warnings would add lines to the one-line error of a failed run."""
-    logger = logging.getLogger("papermill")
-    before = logger.disabled
-    logger.disabled = True
+    logger = logging.getLogger("papermill")  # papermill.translators etc. inherit its level
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.disabled = before
+        logger.setLevel(before)
 
 
 def _swap_into_book(saved: Path, executed: Path, params_text: str, notebook: Path, results: Path) -> list[str]:

@@ -109,7 +109,11 @@ class GARCH(Forecaster):
     dist
         ``"normal"`` or ``"t"`` (standardized Student-t, estimating ``nu``).
     tol
-        Optimizer tolerance passed to ``arch``'s ``fit``.
+        Optimizer tolerance passed to ``arch``'s ``fit``. The default, 1e-12, makes the
+        estimates independent of the starting values (the previous refit's, or arch's) to
+        about 1e-6 relative: at 1e-8, another warm-start chain (``walk_forward``'s
+        ``chunk_size``) moved GJR-GARCH forecasts by up to 1.7e-5 relative, enough to change
+        a rounded number a chapter shows, for about 10% less CPU time.
     """
 
     def __init__(
@@ -117,7 +121,7 @@ class GARCH(Forecaster):
         *,
         o: Literal[0, 1] = 0,
         dist: Literal["normal", "t"] = "normal",
-        tol: float = 1e-8,
+        tol: float = 1e-12,
         min_obs: int = 250,
         name: str | None = None,
     ) -> None:
