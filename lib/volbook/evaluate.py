@@ -31,6 +31,7 @@ from volbook.errors import DataError, ParameterError
 __all__ = [
     "DMResult",
     "diebold_mariano",
+    "diebold_mariano_table",
     "loss_expr",
     "loss_table",
     "mae",
@@ -248,6 +249,57 @@ def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, h: int = 1) -> DMResul
     dm = dbar / np.sqrt(var / n)
     stat = dm * np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     return DMResult(float(stat), float(2.0 * stats.t.sf(abs(stat), df=n - 1)), float(dbar), kernel)
+
+
+def diebold_mariano_table(
+    frame: pl.DataFrame,
+    baselines: Sequence[str],
+    losses: Sequence[str],
+    *,
+    h: int = 1,
+    model: str = "model",
+    date: str = "date",
+) -> pl.DataFrame:
+    """Diebold-Mariano tests of every model against each baseline, for each loss column.
+
+    Parameters
+    ----------
+    frame
+        Long frame: ``date``, ``model`` and one column of per-period losses per name in
+        ``losses`` (e.g. from :func:`loss_expr`); every model on the same dates.
+    baselines
+        Models every other model is compared with.
+    losses
+        Loss columns to test.
+    h
+        Forecast horizon of the losses (HAC lags h - 1).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``baseline``, ``model``, ``loss``, ``mean_diff`` (model's mean loss minus the
+        baseline's), ``rel_diff`` (that difference over the baseline's mean loss), ``stat``
+        (negative: the model's loss is lower) and ``pvalue`` (two-sided), one row per
+        (baseline, model other than it, loss), models in their order of first appearance.
+    """
+    names = frame[model].unique(maintain_order=True).to_list()
+    missing = [b for b in baselines if b not in names]
+    if missing:
+        raise DataError(f"baselines {missing} are not models of the frame ({', '.join(names)})")
+    wide = {loss: frame.pivot(on=model, index=date, values=loss).sort(date) for loss in losses}
+    if any(w.null_count().sum_horizontal().item() for w in wide.values()):
+        raise DataError("the models' losses are not on the same dates; align them first")
+    rows = []
+    for base in baselines:
+        for m in names:
+            if m == base:
+                continue
+            for loss, w in wide.items():
+                res = diebold_mariano(w[m], w[base], h=h)
+                rows.append({"baseline": base, "model": m, "loss": loss, "mean_diff": res.mean_diff,
+                             "rel_diff": res.mean_diff / float(w[base].mean()), "stat": res.stat,
+                             "pvalue": res.pvalue})
+    return pl.DataFrame(rows)
 
 
 def model_confidence_set(

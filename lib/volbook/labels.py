@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MODEL_LABELS", "model_label", "horizon_label"]
+__all__ = ["GATE_LABELS", "MODEL_LABELS", "model_label", "horizon_label"]
 
 #: Labels of the book's model and strategy names.
 MODEL_LABELS = {
@@ -26,13 +26,22 @@ MODEL_LABELS = {
     "gjr_garch": "GJR-GARCH",
     "t_garch": "t-GARCH",
     "buy_and_hold": "Buy and hold",
+    "har": "HAR-RV",
+    "es": "ES",
+    "stes": "STES",
+    "xgbstes": "XGBSTES",
 }
+
+#: Gate feature sets of chapter 2's STES / XGBSTES variants (``stes_hardiff_seasonal``).
+GATE_LABELS = {"har": "HAR(5,20)", "hardiff": "HAR-diff", "seasonal": "seasonal"}
 
 _PATTERNS = (
     (re.compile(r"^rolling_(\d+)$"), lambda m: f"Rolling {m[1]}-day"),
     (re.compile(r"^ewma_([0-9.]+)$"), lambda m: f"EWMA (λ = {m[1]})"),
     (re.compile(r"^(.+)_refit_(\d+)$"), lambda m: f"{model_label(m[1])}, refit every {m[2]} days"),
     (re.compile(r"^(.+)_no_costs$"), lambda m: f"{model_label(m[1])}, before costs"),
+    (re.compile(r"^(stes|xgbstes)((?:_(?:har|hardiff|seasonal))+)$"),
+     lambda m: " + ".join([model_label(m[1])] + [GATE_LABELS[g] for g in m[2][1:].split("_")])),
 )
 
 

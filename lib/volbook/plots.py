@@ -80,6 +80,10 @@ COLORS = {
     "gjr_garch": "#D55E00",
     "t_garch": "#56B4E9",
     "buy_and_hold": "#7F7F7F",
+    "har": "#8C564B",
+    "es": "#9467BD",
+    "stes": "#1F4E9C",
+    "xgbstes": "#C98A00",
 }
 _FALLBACK_COLORS = ("#8C564B", "#9467BD", "#BCBD22", "#17BECF", "#F0E442")
 
@@ -246,6 +250,9 @@ def line_style(name: str, width: float = 1.0) -> dict:
             return dict(color=COLORS.get(base), width=width, dash="dash")
     if name.startswith("ewma_"):
         return dict(color=COLORS["ewma"], width=width, dash="dash")
+    for base in ("xgbstes", "stes"):  # gate variants of chapter 2 (stes_hardiff_seasonal)
+        if name.startswith(f"{base}_"):
+            return dict(color=COLORS[base], width=width, dash="dash")
     return dict(color=COLORS.get(name), width=width)
 
 
@@ -442,7 +449,7 @@ def plot_forecasts_over_time(
             count += len(shown) + 1
         counts.append(count)
     fig.update_yaxes(title_text="annualized volatility", tickformat=".0%", hoverformat=".1%")
-    menu = trace_menu([horizon_label(h) for h in horizons], counts, "next ")
+    menu = trace_menu([horizon_label(h) for h in horizons], counts, "next ") if len(horizons) > 1 else None
     return finish_figure(fig, height=640 if zoom is not None else 440, menu=menu)
 
 
