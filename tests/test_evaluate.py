@@ -313,3 +313,26 @@ def test_loss_table_errors():
         loss_table(frame.drop("forecast"))
     with pytest.raises(DataError, match="column 'target' has 6 non-finite"):
         loss_table(frame.with_columns(target=pl.when(pl.col("date") == 3).then(None).otherwise("target")))
+
+
+def test_diebold_mariano_table_is_the_pairwise_test_for_every_model_and_loss():
+    from volbook.evaluate import diebold_mariano_table
+
+    rng = np.random.default_rng(5)
+    dates = np.arange(200)
+    losses = {m: rng.gamma(2.0, 1.0 + 0.1 * k, 200) for k, m in enumerate(["a", "b", "c"])}
+    frame = pl.DataFrame({
+        "date": np.tile(dates, 3), "model": np.repeat(list(losses), 200),
+        "squared": np.concatenate(list(losses.values())), "qlike": np.concatenate([v[::-1] for v in losses.values()]),
+    })
+    table = diebold_mariano_table(frame, ["a"], ["squared", "qlike"])
+    assert table.select("baseline", "model", "loss").rows() == [
+        ("a", "b", "squared"), ("a", "b", "qlike"), ("a", "c", "squared"), ("a", "c", "qlike")]
+    row = table.row(2, named=True)
+    ref = diebold_mariano(losses["c"], losses["a"])
+    assert (row["stat"], row["pvalue"], row["mean_diff"]) == (ref.stat, ref.pvalue, ref.mean_diff)
+    assert row["rel_diff"] == pytest.approx(ref.mean_diff / losses["a"].mean())
+    with pytest.raises(DataError, match="baselines"):
+        diebold_mariano_table(frame, ["z"], ["squared"])
+    with pytest.raises(DataError, match="same dates"):
+        diebold_mariano_table(frame.filter(~((pl.col("model") == "b") & (pl.col("date") == 3))), ["a"], ["squared"])
