@@ -39,6 +39,11 @@ QUICK = {
         "start": "2015-01-01", "end": "2019-12-31", "horizons": "[1, 5]", "garch_window": "500",
         "garch_refit_every": "20", "robust_refit_every": "40", "n_jobs": "1",
     },
+    "02-har-stes": {
+        "start": "2010-01-01", "train_size": "1000", "rolling_window": "500", "refit_every": "500",
+        "stes_l2_grid": "[0.0, 1.0]", "xgb_learning_rates": "[0.1]", "xgb_reg_lambdas": "[1.0]",
+        "xgb_rounds": "20", "cv_folds": "2", "stes_starts": "1", "n_jobs": "1",
+    },
 }
 #: A run-control parameter of each chapter and a second value for it that changes no result
 #: beyond the optimizer's tolerance (chapter 1: GARCH warm-start chains of 7 refits, not 250).
