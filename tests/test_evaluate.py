@@ -336,3 +336,23 @@ def test_diebold_mariano_table_is_the_pairwise_test_for_every_model_and_loss():
         diebold_mariano_table(frame, ["z"], ["squared"])
     with pytest.raises(DataError, match="same dates"):
         diebold_mariano_table(frame.filter(~((pl.col("model") == "b") & (pl.col("date") == 3))), ["a"], ["squared"])
+
+
+def test_models_with_the_same_losses_are_tested_once():
+    from volbook.evaluate import diebold_mariano_table, same_losses
+
+    rng = np.random.default_rng(8)
+    a, b = rng.gamma(2.0, 1.0, 300), rng.gamma(2.0, 1.3, 300)
+    twin = a * (1 + 1e-8 * rng.standard_normal(300))  # the same forecast, rounded differently
+    assert same_losses(a, twin) and not same_losses(a, b)
+    alone = model_confidence_set(pl.DataFrame({"a": a, "b": b}), seed=3)
+    both = model_confidence_set(pl.DataFrame({"a": a, "b": b, "a2": twin, "b2": b}), seed=3)
+    assert both["model"].to_list() == ["a", "b", "a2", "b2"]
+    assert both.head(2).equals(alone)
+    assert both.row(2)[1:] == alone.row(0)[1:] and both.row(3)[1:] == alone.row(1)[1:]
+    one = model_confidence_set(pl.DataFrame({"a": a, "a2": twin}))
+    assert one["pvalue"].to_list() == [1.0, 1.0] and one["included"].all()
+    frame = pl.DataFrame({"date": np.tile(np.arange(300), 2), "model": np.repeat(["a", "a2"], 300),
+                          "squared": np.concatenate([a, twin])})
+    row = diebold_mariano_table(frame, ["a"], ["squared"]).row(0, named=True)
+    assert (row["stat"], row["pvalue"], row["rel_diff"]) == (0.0, 1.0, 0.0)

@@ -96,9 +96,9 @@ def in_sample_forecasts(fitted: Fitted, n_train: int) -> np.ndarray:
         path = fitted.path()["forecast"].to_numpy()
         out[:] = path[:n_train]
     elif hasattr(fitted, "res") and hasattr(fitted.res, "fittedvalues"):
-        values = np.asarray(fitted.res.fittedvalues, dtype=float)
         if getattr(getattr(fitted, "model", None), "log", False):
             raise ParameterError("in-sample forecasts of a log-HAR need its back-transform; use the level HAR")
+        values = np.asarray(fitted.res.fittedvalues, dtype=float)
         out[n_train - values.size :] = values
     else:
         raise ParameterError(f"{type(fitted).__name__} has no in-sample forecasts (no path or regression)")

@@ -32,6 +32,7 @@ __all__ = [
     "DMResult",
     "diebold_mariano",
     "diebold_mariano_table",
+    "same_losses",
     "loss_expr",
     "loss_table",
     "mae",
@@ -251,6 +252,21 @@ def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, h: int = 1) -> DMResul
     return DMResult(float(stat), float(2.0 * stats.t.sf(abs(stat), df=n - 1)), float(dbar), kernel)
 
 
+#: Relative tolerance of :func:`same_losses`: float32 rounding (XGBoost's margins) stays below it.
+SAME_LOSS_RTOL = 1e-6
+
+
+def same_losses(a: np.ndarray, b: np.ndarray, rtol: float = SAME_LOSS_RTOL) -> bool:
+    """Whether two loss series are the same up to rounding: ``max|a - b| <= rtol * max(|a|, |b|)``.
+
+    Two forecasts that differ only in the last digits (a boosted gate with no rounds is the ES
+    gate in single precision) have such losses; no test can tell them apart.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), np.finfo(float).tiny)
+    return bool(np.max(np.abs(a - b)) <= rtol * scale)
+
+
 def diebold_mariano_table(
     frame: pl.DataFrame,
     baselines: Sequence[str],
@@ -280,7 +296,9 @@ def diebold_mariano_table(
         ``baseline``, ``model``, ``loss``, ``mean_diff`` (model's mean loss minus the
         baseline's), ``rel_diff`` (that difference over the baseline's mean loss), ``stat``
         (negative: the model's loss is lower) and ``pvalue`` (two-sided), one row per
-        (baseline, model other than it, loss), models in their order of first appearance.
+        (baseline, model other than it, loss), models in their order of first appearance. A
+        model whose losses equal the baseline's (:func:`same_losses`) gets a difference and a
+        statistic of 0 and a p-value of 1.
     """
     names = frame[model].unique(maintain_order=True).to_list()
     missing = [b for b in baselines if b not in names]
@@ -295,6 +313,10 @@ def diebold_mariano_table(
             if m == base:
                 continue
             for loss, w in wide.items():
+                if same_losses(w[m].to_numpy(), w[base].to_numpy()):  # the same forecast: nothing to test
+                    rows.append({"baseline": base, "model": m, "loss": loss, "mean_diff": 0.0, "rel_diff": 0.0,
+                                 "stat": 0.0, "pvalue": 1.0})
+                    continue
                 res = diebold_mariano(w[m], w[base], h=h)
                 rows.append({"baseline": base, "model": m, "loss": loss, "mean_diff": res.mean_diff,
                              "rel_diff": res.mean_diff / float(w[base].mean()), "stat": res.stat,
@@ -328,7 +350,8 @@ def model_confidence_set(
     -------
     polars.DataFrame
         ``model``, ``pvalue`` (MCS p-value) and ``included`` (``pvalue > size``), one row
-        per column of ``losses``, in its order.
+        per column of ``losses``, in its order. Columns with the same losses
+        (:func:`same_losses`) are tested once and share the result.
     """
     if losses.width < 2:
         raise DataError(f"losses needs at least 2 model columns, got {losses.columns}")
@@ -342,15 +365,27 @@ def model_confidence_set(
         raise DataError("losses has null or non-finite values; align the models on common dates first")
     if not 0.0 < size < 1.0:
         raise ParameterError(f"size must be in (0, 1), got {size}")
-    mcs = MCS(losses.to_pandas(), size=size, reps=int(reps), block_size=block_size, method=method, seed=int(seed))
-    mcs.compute()
-    pvals = mcs.pvalues["Pvalue"]
-    included = set(mcs.included)
+    # Models with the same losses (to SAME_LOSS_RTOL) cannot be told apart and would make the
+    # bootstrap statistics 0/0: test one of each group; the others share its result.
+    names = losses.columns
+    distinct: list[str] = []
+    twin: dict[str, str] = {}  # each model -> the tested model whose losses it has
+    for j, name in enumerate(names):
+        twin[name] = next((d for d in distinct if same_losses(x[:, names.index(d)], x[:, j])), name)
+        if twin[name] == name:
+            distinct.append(name)
+    if len(distinct) == 1:
+        pvals, included = {distinct[0]: 1.0}, {distinct[0]}
+    else:
+        mcs = MCS(losses.select(distinct).to_pandas(), size=size, reps=int(reps), block_size=block_size,
+                  method=method, seed=int(seed))
+        mcs.compute()
+        pvals, included = mcs.pvalues["Pvalue"], set(mcs.included)
     return pl.DataFrame(
         {
-            "model": losses.columns,
-            "pvalue": [float(pvals[m]) for m in losses.columns],
-            "included": [m in included for m in losses.columns],
+            "model": names,
+            "pvalue": [float(pvals[twin[m]]) for m in names],
+            "included": [twin[m] in included for m in names],
         }
     )
 
