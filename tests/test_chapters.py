@@ -39,10 +39,15 @@ QUICK = {
         "start": "2015-01-01", "end": "2019-12-31", "horizons": "[1, 5]", "garch_window": "500",
         "garch_refit_every": "20", "robust_refit_every": "40", "n_jobs": "1",
     },
+    "04-panel": {
+        "start": "2008-01-01", "end": "2014-12-31", "evaluate_from": "2010-01-01", "window": "252",
+        "sweep_windows": "[252, 504]", "reps": "200", "xgboost_refit_every": "250",
+    },
 }
 #: A run-control parameter of each chapter and a second value for it that changes no result
 #: beyond the optimizer's tolerance (chapter 1: GARCH warm-start chains of 7 refits, not 250).
-DRIFT = {"01-garch-ewma": ("garch_chunk_size", "7")}
+#: Chapter 4: the tree model's threads.
+DRIFT = {"01-garch-ewma": ("garch_chunk_size", "7"), "04-panel": ("n_jobs", "2")}
 
 
 def cells(path: Path) -> list:
