@@ -154,8 +154,8 @@ def plot_scores(scores: pl.DataFrame, published: Mapping[str, tuple[float, float
                                      legendgroup="published"), row=1, col=k)
     fig.update_xaxes(tickformat=".2f")
     fig.update_xaxes(tickformat=".0%", row=1, col=4)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(hovermode="closest", margin=dict(l=200))
+    fig.update_yaxes(autorange="reversed", automargin=True)  # room for the longest model name
+    fig.update_layout(hovermode="closest")
     return finish_figure(fig, height=480)
 
 
@@ -218,7 +218,7 @@ def plot_coefficient_heatmap(coefficients: pl.DataFrame, models: Sequence[str]) 
             zmax=scale, colorscale="RdBu_r", visible=i == 0, colorbar=dict(title="coefficient"), name=model_label(m),
             hovertemplate="%{x}<br>%{y}: %{z:.3f}<extra></extra>",
         ))
-    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_layout(hovermode="closest")
     return finish_figure(fig, height=520, x_title="refit date", legend=False,
                          menu=trace_menu([model_label(m) for m in models], [1] * len(models)))
