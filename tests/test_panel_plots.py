@@ -75,3 +75,11 @@ def test_equity_traces_per_book_and_accuracy_points():
     points = pl.DataFrame({"model": ["vol_21", "target"], "book": ["cap", "cap"], "rmse": [0.15, None], "sharpe": [1.0, 1.5]})
     fig = plots.plot_accuracy_and_sharpe(points)
     assert list(fig.data[0].x) == [0.15, 0.0]
+
+
+def test_single_axis_figures_have_axis_titles(frame):
+    fig = plots.plot_target_by_sector(frame)
+    assert fig.layout.yaxis.title.text == "forward volatility (annualized)"
+    points = pl.DataFrame({"model": ["vol_21"], "book": ["cap"], "rmse": [0.15], "sharpe": [1.0]})
+    fig = plots.plot_accuracy_and_sharpe(points)
+    assert fig.layout.xaxis.title.text.startswith("forecast RMSE") and fig.layout.yaxis.title.text.startswith("Sharpe")

@@ -55,6 +55,17 @@ _OTHER = ("#17BECF", "#BCBD22", "#7F7F7F")
 _VOL_TICKS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
+def _finish(fig: go.Figure, *, x_title: str | None = None, y_title: str | None = None, **kw) -> go.Figure:
+    """:func:`volbook.plots.finish_figure`, with the axis titles set on the first axes directly
+    (its axis selector misses the axes of a figure not built with ``make_subplots``)."""
+    finish_figure(fig, x_title=x_title, y_title=y_title, **kw)
+    if x_title is not None:
+        fig.update_layout(xaxis_title_text=x_title)
+    if y_title is not None:
+        fig.update_layout(yaxis_title_text=y_title)
+    return fig
+
+
 def panel_color(name: str) -> str:
     """The colour of a panel model (a fixed fallback for names it does not know)."""
     return PANEL_COLORS.get(name, _OTHER[sum(map(ord, name)) % len(_OTHER)])
@@ -72,7 +83,7 @@ def plot_target_by_sector(frame: pl.DataFrame) -> go.Figure:
 
     ``frame`` has ``sector`` and ``target``. Each box spans the 25th to 75th percentile with
     the median inside; the whiskers end at the 5th and 95th percentiles (not at the extremes:
-    the largest values, above 100%, would flatten the boxes); the diamond is the mean.
+    the largest values, above 100%, would flatten the boxes); the dashed line is the mean.
     """
     q = (
         frame.drop_nulls("target")
@@ -86,7 +97,7 @@ def plot_target_by_sector(frame: pl.DataFrame) -> go.Figure:
         mean=q["mean"], boxmean=True, marker_color="#0072B2", name="forward volatility", hoverinfo="y",
     ))
     fig.update_yaxes(tickformat=".0%", hoverformat=".1%", rangemode="tozero")
-    return finish_figure(fig, height=420, y_title="forward 21-day volatility (annualized)", legend=False)
+    return _finish(fig, height=420, y_title="forward volatility (annualized)", legend=False)
 
 
 def plot_forecast_density(forecasts: pl.DataFrame, models: Sequence[str], *, bins: int = 50,
@@ -193,7 +204,7 @@ def plot_regime_scores(scores: pl.DataFrame, metric: str = "corr") -> go.Figure:
         fig.add_trace(go.Bar(x=ticks, y=part[metric], name=model_label(m), marker_color=panel_color(m)))
     fig.update_layout(barmode="group", bargap=0.15)
     fig.update_yaxes(tickformat=".2f", range=[float(scores[metric].min()) * 0.9, float(scores[metric].max()) * 1.02])
-    return finish_figure(fig, height=460, x_title="market volatility (21-day, equal-weighted market)",
+    return _finish(fig, height=460, x_title="market volatility (21-day, equal-weighted market)",
                          y_title=_METRICS.get(metric, metric))
 
 
@@ -220,7 +231,7 @@ def plot_coefficient_heatmap(coefficients: pl.DataFrame, models: Sequence[str]) 
         ))
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_layout(hovermode="closest")
-    return finish_figure(fig, height=520, x_title="refit date", legend=False,
+    return _finish(fig, height=520, x_title="refit date", legend=False,
                          menu=trace_menu([model_label(m) for m in models], [1] * len(models)))
 
 
@@ -246,7 +257,7 @@ def plot_book_equity(ledgers: pl.DataFrame, books: Mapping[str, str], every: int
         counts.append(len(mine))
     ticks = [v for v in (0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 50) if lo / 1.5 <= v <= hi * 1.5]
     fig.update_yaxes(type="log", tickvals=ticks)
-    return finish_figure(fig, height=480, y_title="growth of 1 (log scale)", menu=trace_menu(list(books.values()), counts))
+    return _finish(fig, height=480, y_title="growth of 1 (log scale)", menu=trace_menu(list(books.values()), counts))
 
 
 def plot_accuracy_and_sharpe(points: pl.DataFrame, x: str = "rmse") -> go.Figure:
@@ -267,5 +278,5 @@ def plot_accuracy_and_sharpe(points: pl.DataFrame, x: str = "rmse") -> go.Figure
             text=[model_label(m) for m in part["model"]], hovertemplate="%{text}: %{x:.3f}, Sharpe %{y:.2f}<extra></extra>",
         ))
     fig.update_layout(hovermode="closest")
-    return finish_figure(fig, height=440, x_title=f"forecast {_METRICS.get(x, x)} (annualized volatility)",
+    return _finish(fig, height=440, x_title=f"forecast {_METRICS.get(x, x)} (annualized volatility)",
                          y_title="Sharpe ratio of the book (after costs)")
