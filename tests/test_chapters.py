@@ -44,6 +44,10 @@ QUICK = {
         "stes_l2_grid": "[0.0, 1.0]", "xgb_learning_rates": "[0.1]", "xgb_reg_lambdas": "[1.0]",
         "xgb_rounds": "20", "cv_folds": "2", "stes_starts": "1",
     },
+    "04-panel": {
+        "start": "2008-01-01", "end": "2014-12-31", "evaluate_from": "2010-01-01", "window": "252",
+        "sweep_windows": "[252, 504]", "reps": "200", "xgboost_refit_every": "250",
+    },
 }
 #: A run-control parameter of each chapter and a second value for it that changes no result
 #: beyond the optimizer's tolerance (chapter 1: GARCH warm-start chains of 7 refits, not 250).
@@ -52,6 +56,8 @@ DRIFT = {
     # chapter 2 has no optimizer-tolerance knob: its drift run checks that one process gives
     # what two give (models pickled to a spawn pool at the default n_jobs = 2)
     "02-har-stes": ("n_jobs", "1"),
+    # chapter 4: the tree model's threads
+    "04-panel": ("n_jobs", "2"),
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from volbook.data import simulate_panel
 from volbook.errors import DataError, ParameterError
 from volbook.panel import Baseline, PanelRidge, build_features, walk_forward_panel
-from volbook.panel.portfolio import backtest_books, book_frame, book_ledger, book_weights
+from volbook.panel.portfolio import backtest_books, binding_limits, book_frame, book_ledger, book_weights
 
 D0, D1, D2 = dt.date(2020, 1, 1), dt.date(2020, 1, 2), dt.date(2020, 1, 3)
 
@@ -102,3 +102,27 @@ def test_a_zero_forecast_gets_the_leverage_cap_and_a_negative_one_is_refused():
     assert w["weight"].to_list() == [0.5 * 3.0, 0.5 * 1.0]
     with pytest.raises(DataError, match="forecast column 'sigma' has negative values"):
         book_weights(frame.with_columns(sigma=pl.lit(-0.1)), "sigma")
+
+
+def test_binding_limits_report_what_sizes_the_book():
+    """20 equal-weighted names (alpha = 5%): the 5% cap binds exactly where sigma < target; the
+    gross limit cannot bind. Without the cap, it binds when mean(min(0.2 / sigma, 3)) > 1."""
+    rng = np.random.default_rng(0)
+    sig = rng.uniform(0.05, 0.6, (2, 20))
+    frame = _frame([(t, f"a{i}", sig[t, i], 0.0, 0.0) for t in range(2) for i in range(20)])
+    capped = binding_limits(frame, ["sigma"], max_weight=0.05).row(0, named=True)
+    assert capped["at_cap"] == pytest.approx((sig < 0.2).mean())
+    assert capped["at_leverage"] == pytest.approx((sig < 0.2 / 3).mean())
+    assert capped["gross_limited"] == 0.0
+    free = binding_limits(frame, ["sigma"], max_weight=1.0).row(0, named=True)
+    assert free["at_cap"] == 0.0
+    assert free["gross_limited"] == pytest.approx((np.minimum(0.2 / sig, 3).mean(axis=1) > 1).mean())
+    w = book_weights(frame, "sigma", max_weight=1.0)
+    assert free["gross"] == pytest.approx(w.group_by("t").agg(pl.col("weight").sum())["weight"].mean())
+
+
+def test_a_book_exactly_at_the_gross_limit_is_not_scaled():
+    frame = _frame([(0, f"a{i}", 0.1, 0.0, 0.0) for i in range(20)])  # 20 x 5% = 100%
+    w = book_weights(frame, "sigma", max_weight=0.05, flags=True)
+    assert not w["gross_limited"].any() and w["at_cap"].all()
+    assert w["weight"].sum() == pytest.approx(1.0)

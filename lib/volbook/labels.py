@@ -59,3 +59,33 @@ def model_label(name: str) -> str:
 def horizon_label(h: int) -> str:
     """``"1 day"``, ``"5 days"``."""
     return f"{h} day" if int(h) == 1 else f"{h} days"
+
+
+#: Chapter 4's panel models (:func:`volbook.panel.study_models`), their regressors, and the
+#: perfect-foresight "forecast" (the realized ``target``). ``vol_5`` is both a feature and the
+#: baseline that forecasts with it, hence one label for both.
+MODEL_LABELS.update({
+    "vol_5": "5-day vol",
+    "vol_21": "21-day vol",
+    "vol_63": "63-day vol",
+    "vol_126": "126-day vol",
+    "vol_252": "252-day vol",
+    "vol_down_21": "21-day downside vol",
+    "vol_up_21": "21-day upside vol",
+    "composite": "Composite (5/21/63-day)",
+    "blend": "Blend (0.7 × 21-day + 0.3 × 252-day)",
+    "per_asset": "Per-asset ridge",
+    "per_sector": "Per-sector ridge",
+    "global": "Global ridge",
+    "global_dummies": "Global + sector dummies",
+    "global_log_dummies": "Global + dummies, log space",
+    "market_vol_factor": "… + market vol factor",
+    "group_risk_factor": "… + group risk factor",
+    "xgboost": "XGBoost",
+    "target": "Perfect foresight",
+    "intercept": "Intercept",
+    "market_vol": "Market vol",
+    "group_risk": "Group risk",
+    "log_mcap": "Log market cap",
+})
+_PATTERNS = (*_PATTERNS, (re.compile(r"^sector=(.+)$"), lambda m: f"{m[1]} (dummy)"))

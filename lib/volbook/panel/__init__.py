@@ -9,6 +9,8 @@ The library of the panel chapter (issue 9), split by job:
 * :mod:`~volbook.panel.scores` — correlation, RMSE, MAE, MAPE, by model and by regime;
 * :mod:`~volbook.panel.portfolio` — books sized by each model's forecast;
 * :mod:`~volbook.panel.replication` — the study's published (leaking) polars-ols code, to measure it.
+* :mod:`~volbook.panel.compare` — are two models' scores different? Tests over dates;
+* :mod:`~volbook.panel.plots` — the chapter's figures.
 """
 
 from volbook.panel.features import CLIP, VOL_FEATURES, PanelFeatures, build_features, design_exprs

@@ -51,7 +51,7 @@ from volbook.errors import DataError, ParameterError
 from volbook.panel.features import PanelFeatures
 from volbook.panel.walkforward import PanelWalkForward
 
-__all__ = ["Book", "backtest_books", "book_frame", "book_ledger", "book_weights"]
+__all__ = ["Book", "backtest_books", "binding_limits", "book_frame", "book_ledger", "book_weights"]
 
 Book = Literal["long", "low_vol_long", "low_vol_short"]
 _BOOKS: tuple[str, ...] = ("long", "low_vol_long", "low_vol_short")
@@ -109,11 +109,15 @@ def book_weights(
     max_weight: float = 0.05,
     max_gross: float = 1.0,
     fraction: float = 0.3,
+    flags: bool = False,
 ) -> pl.DataFrame:
     """Weights ``t, date, asset, weight`` of one book sized by the forecast column ``sigma``.
 
     See the module docstring. Weights are positive for both legs of the low-volatility book
     (the short leg's positions are reported as held amounts; the combination subtracts them).
+    ``flags=True`` adds which limit bound each position: ``at_leverage`` (``target_vol /
+    sigma > max_leverage``), ``at_cap`` (the scaled weight exceeded ``max_weight``) and
+    ``gross_limited`` (the book's gross exposure was scaled down to ``max_gross`` that day).
     """
     if book not in _BOOKS:
         raise ParameterError(f"book must be one of {', '.join(_BOOKS)}, got {book!r}")
@@ -126,17 +130,59 @@ def book_weights(
     if frame.filter(pl.col(sigma) < 0).height:  # a zero (a stale price) gets the leverage cap
         raise DataError(f"forecast column '{sigma}' has negative values")
     member, alpha = _alpha(book, fraction)
-    raw = (pl.col("_alpha") * (pl.lit(target_vol) / pl.col(sigma)).clip(upper_bound=max_leverage)).clip(upper_bound=max_weight)
+    leverage = pl.lit(target_vol) / pl.col(sigma)
+    scaled = pl.col("_alpha") * leverage.clip(upper_bound=max_leverage)
     scale = (pl.lit(max_gross) / pl.col("weight").sum().over("t")).clip(upper_bound=1.0)
     return (
         frame.lazy()
         .with_columns(_member=member, _alpha=alpha)
         .filter("_member")
-        .with_columns(weight=raw)
-        .with_columns(weight=pl.col("weight") * scale)
-        .select("t", "date", "asset", "weight")
+        .with_columns(weight=scaled.clip(upper_bound=max_weight), at_leverage=leverage > max_leverage,
+                      at_cap=scaled > max_weight)
+        # a book exactly at the limit (20 weights of 5%) sums to 1 + 2e-16: that is not a scaling
+        .with_columns(gross_limited=scale < 1.0 - 1e-12, weight=pl.col("weight") * scale)
+        .select("t", "date", "asset", "weight", *(["at_leverage", "at_cap", "gross_limited"] if flags else []))
         .collect()
     )
+
+
+def binding_limits(
+    frame: pl.DataFrame,
+    sigmas: Sequence[str],
+    *,
+    books: Sequence[str] = ("long",),
+    **sizing: float,
+) -> pl.DataFrame:
+    """How often each limit binds, per book and forecast: what actually sizes the positions.
+
+    Parameters
+    ----------
+    frame
+        :func:`book_frame` output.
+    sigmas
+        Forecast columns.
+    books
+        Books of :func:`book_weights` (``"long"``, ``"low_vol_long"``, ``"low_vol_short"``).
+    **sizing
+        ``target_vol``, ``max_leverage``, ``max_weight``, ``max_gross``, ``fraction``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``book``, ``sigma``, ``at_leverage`` and ``at_cap`` (shares of the positions held),
+        ``gross_limited`` (share of the days), ``gross`` (mean gross exposure after the limits).
+    """
+    rows = []
+    for book in books:
+        for sigma in sigmas:
+            w = book_weights(frame, sigma, book=book, flags=True, **sizing)  # type: ignore[arg-type]
+            days = w.group_by("t").agg(pl.col("gross_limited").first(), pl.col("weight").sum())
+            rows.append({
+                "book": book, "sigma": sigma,
+                "at_leverage": w["at_leverage"].mean(), "at_cap": w["at_cap"].mean(),
+                "gross_limited": days["gross_limited"].mean(), "gross": days["weight"].mean(),
+            })
+    return pl.DataFrame(rows)
 
 
 def book_ledger(weights: pl.DataFrame, frame: pl.DataFrame, *, cost_bps: float = 0.0, name: str) -> pl.DataFrame:
