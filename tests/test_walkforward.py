@@ -183,3 +183,19 @@ def test_states_are_collected_by_origin(returns):
     counts = wf.states.filter(pl.col("name") == "origin_count")["value"].to_numpy()
     np.testing.assert_array_equal(counts, np.arange(51) % 20)  # resets at each refit
     assert walk_forward(_StateModel(), returns[:100], first_origin=49).states.height == 0
+
+
+def test_kept_fits_are_the_fits_that_made_the_forecasts(returns):
+    kw = dict(horizons=HORIZONS, first_origin=299, window=300, refit_every=100, chunk_size=2)
+    wf = walk_forward(GARCH(min_obs=200), returns, keep_fits=True, **kw)
+    assert len(wf.fits) == wf.params.height == 5  # origins 299, 399, ..., 699
+    origins = wf.params["date"].to_list()
+    for i, (fitted, t0) in enumerate(zip(wf.fits, origins)):
+        assert fitted.params == {k: wf.params[k][i] for k in fitted.params}
+        t1 = origins[i + 1] - 1 if i + 1 < len(origins) else returns.size - 1
+        block = wf.forecasts.filter(pl.col("date").is_between(t0, t1)).sort("date", "horizon")
+        again = fitted.forecast(HORIZONS, returns[t0 + 1 : t1 + 1])
+        np.testing.assert_array_equal(block["forecast"].to_numpy(), again.ravel())
+    two = walk_forward(GARCH(min_obs=200), returns, keep_fits=True, n_jobs=2, **kw)
+    assert [f.params for f in two.fits] == [f.params for f in wf.fits]
+    assert walk_forward(GARCH(min_obs=200), returns, **kw).fits == ()

@@ -10,10 +10,9 @@ In the engine's terms (:mod:`volbook.walkforward`) that is one fit at the origin
 * the out-of-sample forecasts are made at the origins t0 .. n - 1 with the parameters of t0
   (the last one has no target in the data).
 
-:func:`fit_split` does exactly what :func:`~volbook.walkforward.walk_forward` does for that
-schedule (``tests/test_comparison.py`` checks the forecasts are identical) and also returns
-the fitted model, which the engine does not: the **in-sample** forecasts and the gate
-analysis need it. In-sample forecasts are the one-step forecasts at the training rows with
+:func:`fit_split` runs that schedule through the engine and keeps the fitted model
+(``walk_forward(..., keep_fits=True)``): the **in-sample** forecasts and the gate analysis
+need it. In-sample forecasts are the one-step forecasts at the training rows with
 the parameters estimated on those same rows (they look back; nobody could have made them at
 the time): for ES, STES and XGBSTES the recursion from the first training row
 (:meth:`GatedFit.path <volbook.models.gate.GatedFit.path>`), for HAR the regression's fitted
@@ -39,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from volbook.errors import DataError, ParameterError
-from volbook.history import RET2, History
+from volbook.history import RET2
 from volbook.models.base import Fitted, Forecaster
 from volbook.models.recursion import stes_filter
 from volbook.walkforward import WalkForward, walk_forward
@@ -138,6 +137,11 @@ def gate_path(split: SplitFit, frame: pl.DataFrame, train_size: int) -> pl.DataF
 def fit_split(model: Forecaster, frame: pl.DataFrame, train_size: int, *, proxy: str = RET2) -> SplitFit:
     """Fit ``model`` on rows 0 .. train_size (origin t0 = train_size) and forecast every later origin.
 
+    The test forecasts and the fitted model come from the engine
+    (:func:`~volbook.walkforward.walk_forward` with ``first_origin=train_size``,
+    ``refit_every=None`` and ``keep_fits=True``); the in-sample forecasts are added from the
+    fitted model (:func:`in_sample_forecasts`).
+
     Parameters
     ----------
     model
@@ -153,24 +157,17 @@ def fit_split(model: Forecaster, frame: pl.DataFrame, train_size: int, *, proxy:
     if not 2 <= t0 <= n - 2:
         raise ParameterError(f"train_size must leave training rows and at least one scored test row: "
                              f"got {train_size} for {n} rows")
-    missing = [c for c in model.inputs if c not in frame.columns]
-    if missing:
-        raise DataError(f"{model.name}: reads the column(s) {missing}, which the frame lacks (it has {frame.columns})")
-    columns = {c: frame[c].cast(pl.Float64).to_numpy() for c in model.inputs}
-    dates = frame["date"].to_numpy()
-    fitted = model.fit(History({c: v[: t0 + 1] for c, v in columns.items()}, dates[: t0 + 1]))
-    new = History({c: v[t0 + 1 :] for c, v in columns.items()}, dates[t0 + 1 :], targets=False)
-    test = fitted.forecast([1], new)[:, 0]
     p = proxy_values(frame, proxy)
-    target = np.append(p[1:], np.nan)
-    forecast = np.concatenate([in_sample_forecasts(fitted, t0), test])
+    run = walk_forward(model, frame, first_origin=t0, refit_every=None, n_jobs=1, progress=False, keep_fits=True)
+    (fitted,) = run.fits
+    forecast = np.concatenate([in_sample_forecasts(fitted, t0), run.forecasts["forecast"].to_numpy()])
     out = pl.DataFrame(
         {
             "date": frame["date"],
             "model": model.name,
             "sample": np.where(np.arange(n) < t0, "train", "test"),
             "forecast": forecast,
-            "target": target,
+            "target": np.append(p[1:], np.nan),
         }
     ).with_columns(pl.col("target").fill_nan(None)).filter(pl.col("forecast").is_not_nan())
     return SplitFit(fitted, out)

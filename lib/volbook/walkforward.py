@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from volbook.errors import DataError, ParameterError
 from volbook.history import History
-from volbook.models.base import Forecaster, check_history, check_horizons
+from volbook.models.base import Fitted, Forecaster, check_history, check_horizons
 from volbook.timing import refit_origins
 
 __all__ = ["WalkForward", "walk_forward", "training_window"]
@@ -62,11 +62,16 @@ class WalkForward:
         With ``walk_forward(..., states=True)``: long frame ``date`` (origin), ``model``,
         ``name``, ``value`` of the model's per-origin states (:meth:`Fitted.states
         <volbook.models.base.Fitted.states>`); otherwise empty.
+    fits
+        With ``walk_forward(..., keep_fits=True)``: the fitted models, one per refit, in the
+        order of the rows of ``params`` (in-sample forecasts, gate paths and summaries need
+        them); otherwise empty.
     """
 
     forecasts: pl.DataFrame
     params: pl.DataFrame
     states: pl.DataFrame = field(default_factory=_no_states)
+    fits: tuple[Fitted, ...] = ()
 
 
 def training_window(origin: int, window: int | None) -> slice:
@@ -85,11 +90,13 @@ def _run_chunk(
     window: int | None,
     horizons: np.ndarray,
     with_states: bool = False,
-) -> tuple[np.ndarray, list[dict[str, float]], list[dict[str, np.ndarray]]]:
+    keep_fits: bool = False,
+) -> tuple[np.ndarray, list[dict[str, float]], list[dict[str, np.ndarray]], list[Fitted]]:
     """Refit at each ``starts[i]`` and forecast origins ``starts[i] .. ends[i]`` (inclusive)."""
     out = np.empty((int(ends[-1] - starts[0] + 1), horizons.size))
     params: list[dict[str, float]] = []
     states: list[dict[str, np.ndarray]] = []
+    fits: list[Fitted] = []
     fitted = None
     for t0, t1 in zip(starts, ends):
         train = training_window(t0, window)
@@ -100,7 +107,9 @@ def _run_chunk(
         params.append(dict(fitted.params))
         if with_states:
             states.append({k: np.asarray(v, dtype=float) for k, v in fitted.states(new).items()})
-    return out, params, states
+        if keep_fits:
+            fits.append(fitted)
+    return out, params, states, fits
 
 
 def _frame_columns(
@@ -145,6 +154,7 @@ def walk_forward(
     chunk_size: int = 250,
     progress: bool | None = None,
     states: bool = False,
+    keep_fits: bool = False,
 ) -> WalkForward:
     """Forecast the proxy summed over t+1..t+h at every origin t >= ``first_origin``.
 
@@ -180,6 +190,9 @@ def walk_forward(
         Show a progress bar over chunks; ``None`` shows it only on an interactive terminal.
     states
         Also collect the model's per-origin states into ``WalkForward.states``.
+    keep_fits
+        Also return the fitted model of every refit in ``WalkForward.fits`` (with
+        ``n_jobs > 1`` they come back pickled from the workers).
     """
     hs = check_horizons(horizons)
     columns, label = _frame_columns(model, data, dates)
@@ -200,7 +213,7 @@ def walk_forward(
     starts = refit_origins(first, n - 1, refit_every)
     ends = np.append(starts[1:] - 1, n - 1)
     chunks = [slice(i, i + int(chunk_size)) for i in range(0, starts.size, int(chunk_size))]
-    jobs = [(model, columns, label, starts[c], ends[c], window, hs, states) for c in chunks]
+    jobs = [(model, columns, label, starts[c], ends[c], window, hs, states, keep_fits) for c in chunks]
     cores = (os.cpu_count() or 1) if n_jobs is None or int(n_jobs) == -1 else int(n_jobs)
     workers = min(cores, len(jobs))
     show = sys.stderr.isatty() if progress is None else progress
@@ -233,12 +246,13 @@ def walk_forward(
     params = pl.DataFrame({"date": label[starts], "model": model.name}).hstack(
         pl.DataFrame(param_rows) if param_rows and param_rows[0] else pl.DataFrame()
     )
+    fits = tuple(f for res in results for f in res[3])
     if not states:
-        return WalkForward(forecasts=forecasts, params=params)
+        return WalkForward(forecasts=forecasts, params=params, fits=fits)
     blocks = [
         pl.DataFrame({"date": label[t0 : t1 + 1], "model": model.name, "name": k, "value": v})
         for (t0, t1), block in zip(zip(starts, ends), (b for res in results for b in res[2]))
         for k, v in block.items()
     ]
     state_frame = pl.concat(blocks) if blocks else _no_states()
-    return WalkForward(forecasts=forecasts, params=params, states=state_frame)
+    return WalkForward(forecasts=forecasts, params=params, states=state_frame, fits=fits)
