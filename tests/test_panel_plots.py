@@ -45,11 +45,15 @@ def test_density_shares_cover_every_row(frame):
 def test_scores_and_published_points():
     scores = pl.DataFrame({"model": ["vol_21", "global"], "corr": [0.7, 0.73], "rmse": [0.15, 0.14],
                            "mae": [0.09, 0.08], "mape": [0.3, 0.29]})
-    fig = plots.plot_scores(scores, {"vol_21": (0.672, 0.199)})
+    fig = plots.plot_scores(scores, {"vol_21": (0.672, 0.199)}, label="this book (2 stocks)")
     bars = [t for t in fig.data if t.type == "bar"]
     assert len(bars) == 4 and list(bars[0].y) == [model_label("vol_21"), model_label("global")]
-    diamonds = [t for t in fig.data if t.type == "scatter"]
+    diamonds = [t for t in fig.data if t.type == "scatter" and t.name.startswith("published")]
     assert [list(d.x) for d in diamonds] == [[0.672, None], [0.199, None]]
+    # one legend entry for the bars, in a neutral colour (a bar's swatch would take the first model's)
+    ours = [t for t in fig.data if t.name == "this book (2 stocks)" and t.showlegend is not False]
+    assert len(ours) == 1 and ours[0].marker.color == "#888888"
+    assert fig.layout.yaxis.type == "category"  # the legend's empty point must not turn the model axis numeric
 
 
 def test_heatmap_one_trace_per_model_with_buttons():
@@ -61,6 +65,7 @@ def test_heatmap_one_trace_per_model_with_buttons():
     assert list(fig.data[1].y) == [model_label("intercept"), model_label("group_risk")]
     assert fig.data[0].zmax == pytest.approx(0.2) and fig.data[0].zmin == pytest.approx(-0.2)
     assert len(fig.layout.updatemenus[0].buttons) == 2
+    assert fig.layout.updatemenus[0].type == "dropdown"  # a row of buttons would run under the mode bar
 
 
 def test_equity_traces_per_book_and_accuracy_points():
@@ -72,9 +77,18 @@ def test_equity_traces_per_book_and_accuracy_points():
     fig = plots.plot_book_equity(ledgers, {"long": "long", "short": "short"}, every=10)
     assert [t.visible for t in fig.data] == [True, True, False, False]
     assert len(fig.data[0].x) == 3
-    points = pl.DataFrame({"model": ["vol_21", "target"], "book": ["cap", "cap"], "rmse": [0.15, None], "sharpe": [1.0, 1.5]})
+    points = pl.DataFrame({"model": ["vol_21", "global", "target"] * 2, "book": ["cap"] * 3 + ["no cap"] * 3,
+                           "rmse": [0.15, 0.13, None] * 2, "sharpe": [1.0, 0.9, 1.5, 0.95, 0.85, 1.6]})
     fig = plots.plot_accuracy_and_sharpe(points)
-    assert list(fig.data[0].x) == [0.15, 0.0]
+    by_name = {}
+    for t in fig.data:
+        by_name.setdefault(t.name, []).append(t)
+    # one legend entry per model, a marker per book; perfect foresight a line per book across the models' errors
+    assert [(list(t.x), list(t.y)) for t in by_name[model_label("vol_21")]] == [([0.15], [1.0]), ([0.15], [0.95])]
+    assert [t.showlegend for t in by_name[model_label("global")]] == [True, False]
+    assert list(by_name[f"{model_label('target')}, cap"][0].x) == [0.13, 0.15]
+    assert list(by_name[f"{model_label('target')}, no cap"][0].y) == [1.6, 1.6]
+    assert by_name["cap"][0].marker.symbol != by_name["no cap"][0].marker.symbol
 
 
 def test_single_axis_figures_have_axis_titles(frame):

@@ -100,6 +100,37 @@ def test_file_parameters_resolve_against_the_callers_directory(tmp_path):
     assert validate_parameters(path, {"path": "null"}) == {"path": None}
 
 
+MEMBER_CELL = """\
+models = ["a", "b", "c"]  # models; each in {a, b, c, d}, unique, non-empty
+baseline = "a"  # compared against; in models
+pair = ["a", "b"]  # a subset; each in models
+results_dir = "../results/01-x"
+"""
+
+
+def test_a_value_must_be_an_element_of_a_list_parameter(tmp_path):
+    """``in name``: one of the values the list parameter ``name`` has in the same run."""
+    path = notebook(tmp_path, MEMBER_CELL)
+    params = chapter_parameters(path)
+    assert params["baseline"].rules == (Rule("in models", "member", within="models"),)
+    assert params["baseline"].rules[0].names() == {"models"} and params["pair"].rules[0].each
+    assert validate_parameters(path, {"models": "[b, d]", "baseline": "d", "pair": "[d]"}) == {
+        "baseline": "d", "models": ["b", "d"], "pair": ["d"]}
+    with pytest.raises(ParameterError, match=r"^parameter 'baseline' of chapter 01-x: must be one of models "
+                                             r"\(\['b', 'd'\]\), got 'a'$"):
+        validate_parameters(path, {"models": "[b, d]", "pair": "[b]"})  # the default baseline left out
+    with pytest.raises(ParameterError, match=r"parameter 'pair' of chapter 01-x: every element must be one of models"):
+        validate_parameters(path, {"pair": "[a, d]"})
+
+
+def test_the_panel_chapter_refuses_a_baseline_outside_its_models():
+    """A one-model run of chapter 4 must name that model as the baseline, before anything runs."""
+    path = Path(__file__).resolve().parents[1] / "chapters" / "04-panel.ipynb"
+    with pytest.raises(ParameterError, match=r"parameter 'baseline' of chapter 04-panel: must be one of models"):
+        validate_parameters(path, {"models": "[global]"})
+    assert validate_parameters(path, {"models": "[global]", "baseline": "global"})["baseline"] == "global"
+
+
 @pytest.mark.parametrize(
     ("source", "match"),
     [
@@ -111,6 +142,8 @@ def test_file_parameters_resolve_against_the_callers_directory(tmp_path):
         ("x = 1  # about x; unique\n", r"parameter 'x': 'unique' applies to lists only"),
         ("x = 5  # about x; in [0, 1]\n", r"the default breaks its own constraint: parameter 'x' of chapter 01-x: must be in \[0, 1\], got 5"),
         ("x = 'a'  # about x; > 0\n", r"constraint '> 0' compares 'a' with > 0: types differ"),
+        ("x = 'a'  # about x; in y\n", r"parameter 'x': constraint 'in y' names no parameter 'y'"),
+        ("y = 1  # a number\nx = 1  # about x; in y\n", r"parameter 'x': constraint 'in y' needs a list, but 'y' is int"),
     ],
 )
 def test_badly_declared_constraints_are_chapter_errors(tmp_path, source, match):

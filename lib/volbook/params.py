@@ -19,6 +19,8 @@ commas, are:
                                 checked against that parameter's value in the same run).
 ``> x`` / ``< x``               strictly above / below ``x`` (same kinds of ``x``).
 ``in {a, b, c}``                one of these values.
+``in name``                     one of the values of the list parameter ``name`` in the same
+                                run (``baseline = "vol_21"  # ...; in models``).
 ``each <constraint>``           every element of a list satisfies it (``each in [1, 250]``).
 ``unique``                      a list without repeats.
 ``non-empty``                   a list with at least one element.
@@ -87,6 +89,7 @@ _NAME = re.compile(r"^[A-Za-z_]\w*$")
 _INTERVAL = re.compile(r"^in\s*([\[(])(.*),(.*)([\])])$")
 _CHOICES = re.compile(r"^in\s*\{(.*)\}$")
 _BOUND = re.compile(r"^([<>])\s*(\S+)$")
+_MEMBER = re.compile(r"^in\s+([A-Za-z_]\w*)$")
 _FLAGS = ("unique", "non-empty", "date", "file")
 
 
@@ -95,8 +98,9 @@ class Rule:
     """One declared constraint of a parameter.
 
     ``kind`` is ``"interval"`` (``low``/``high`` with ``closed`` flags; ``>``/``<`` are
-    half-infinite intervals), ``"choices"``, or one of ``unique``, ``non-empty``, ``date``,
-    ``file``. ``each`` applies it to every element of a list. ``text`` is as written.
+    half-infinite intervals), ``"choices"``, ``"member"`` (an element of the list parameter
+    named ``within``), or one of ``unique``, ``non-empty``, ``date``, ``file``. ``each``
+    applies it to every element of a list. ``text`` is as written.
     """
 
     text: str
@@ -106,10 +110,11 @@ class Rule:
     high: Any = None
     closed: tuple[bool, bool] = (True, True)
     choices: tuple[Any, ...] = ()
+    within: str = ""
 
     def names(self) -> set[str]:
         """Other parameters this rule refers to."""
-        return {b for b in (self.low, self.high) if isinstance(b, str) and _NAME.match(b)}
+        return {b for b in (self.low, self.high, self.within) if isinstance(b, str) and _NAME.match(b)}
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,9 @@ def chapter_parameters(notebook: str | Path) -> dict[str, Parameter]:
                 raise DataError(f"{path}: parameter '{param.name}': constraint '{rule.text}' names no parameter '{name}'")
             if rule.kind in ("unique", "non-empty") and not param.type.startswith("list"):
                 raise DataError(f"{path}: parameter '{param.name}': '{rule.text}' applies to lists only")
+            if rule.kind == "member" and not out[rule.within].type.startswith("list"):
+                raise DataError(f"{path}: parameter '{param.name}': constraint '{rule.text}' needs a list,"
+                                f" but '{rule.within}' is {out[rule.within].type}")
     defaults = {name: p.default for name, p in out.items()}
     for param in out.values():
         try:
@@ -389,6 +397,8 @@ def _parse_rules(text: str, where: str) -> tuple[Rule, ...]:
         elif m := _CHOICES.match(body):
             choices = tuple(_parse_choice(t) for t in _split_top(m.group(1)))
             rules.append(Rule(clause, "choices", each, choices=choices))
+        elif m := _MEMBER.match(body):
+            rules.append(Rule(clause, "member", each, within=m.group(1)))
         elif m := _BOUND.match(body):
             bound = _parse_bound(m.group(2), clause, where)
             low, high = (bound, math.inf) if m.group(1) == ">" else (-math.inf, bound)
@@ -396,7 +406,7 @@ def _parse_rules(text: str, where: str) -> tuple[Rule, ...]:
         else:
             raise DataError(
                 f"{where}: unknown constraint '{clause}' (known: in [a, b], > x, < x,"
-                " in {a, b}, each ..., unique, non-empty, date, file)"
+                " in {a, b}, in name, each ..., unique, non-empty, date, file)"
             )
     return tuple(rules)
 
@@ -528,6 +538,11 @@ def _break(rule: Rule, value: Any, values: Mapping[str, Any], base: Path) -> tup
         if path.is_file():
             return None
         return ("an existing file", f"{path} ({'a directory' if path.is_dir() else 'no such file'})")
+    if rule.kind == "member":
+        pool = values.get(rule.within)
+        if pool is None or value in pool:
+            return None
+        return (f"one of {rule.within} ({_shown(pool)})", _shown(value))
     if rule.kind == "choices":
         if value in rule.choices:
             return None

@@ -144,28 +144,32 @@ def plot_forecast_density(forecasts: pl.DataFrame, models: Sequence[str], *, bin
 _METRICS = {"corr": "correlation", "rmse": "RMSE", "mae": "MAE", "mape": "MAPE"}
 
 
-def plot_scores(scores: pl.DataFrame, published: Mapping[str, tuple[float, float]] | None = None) -> go.Figure:
+def plot_scores(scores: pl.DataFrame, published: Mapping[str, tuple[float, float]] | None = None, *,
+                label: str = "this book") -> go.Figure:
     """Correlation, RMSE, MAE and MAPE of every model (bars), the study's numbers as diamonds.
 
     ``scores`` is :func:`volbook.panel.score_forecasts` output; ``published`` maps a model to
-    its published (correlation, RMSE).
+    its published (correlation, RMSE); ``label`` names the bars in the legend (drawn grey there:
+    each bar has its model's colour).
     """
     models = scores["model"].to_list()
     labels = [model_label(m) for m in models]
     fig = make_subplots(rows=1, cols=4, subplot_titles=[_METRICS[k] for k in _METRICS], shared_yaxes=True,
-                        horizontal_spacing=0.03)
+                        horizontal_spacing=0.05)
     for k, metric in enumerate(_METRICS, start=1):
-        fig.add_trace(go.Bar(y=labels, x=scores[metric], orientation="h", name="this book (20 stocks)",
-                             marker_color=[panel_color(m) for m in models], showlegend=k == 1, legendgroup="ours"), row=1, col=k)
+        fig.add_trace(go.Bar(y=labels, x=scores[metric], orientation="h", name=label,
+                             marker_color=[panel_color(m) for m in models], showlegend=False, legendgroup="ours"), row=1, col=k)
         if published and metric in ("corr", "rmse"):
             i = 0 if metric == "corr" else 1
             pub = [published.get(m, (None, None))[i] for m in models]
             fig.add_trace(go.Scatter(y=labels, x=pub, mode="markers", name="published (Russell 1000)",
                                      marker=dict(symbol="diamond", size=9, color="#222222"), showlegend=k == 1,
                                      legendgroup="published"), row=1, col=k)
-    fig.update_xaxes(tickformat=".2f")
+    fig.add_trace(go.Scatter(x=[None], y=labels[:1], mode="markers", name=label, legendgroup="ours", legendrank=1,
+                             marker=dict(symbol="square", size=10, color="#888888")), row=1, col=1)
+    fig.update_xaxes(tickformat=".2f", nticks=4, tickangle=0)  # four narrow panels: few, level tick labels
     fig.update_xaxes(tickformat=".0%", row=1, col=4)
-    fig.update_yaxes(autorange="reversed", automargin=True)  # room for the longest model name
+    fig.update_yaxes(autorange="reversed", automargin=True, type="category")  # room for the longest model name
     fig.update_layout(hovermode="closest")
     return finish_figure(fig, height=480)
 
@@ -187,7 +191,8 @@ def plot_window_sweep(sweep: pl.DataFrame, published: Mapping[int, float] | None
         fig.add_trace(go.Scatter(x=list(published), y=list(published.values()), mode="markers",
                                  name="published (Russell 1000)", marker=dict(symbol="diamond", size=9, color="#222222")),
                       row=1, col=1)
-    fig.update_xaxes(title_text="training window (trading days)")
+    windows = sorted(sweep["window"].unique().to_list())
+    fig.update_xaxes(title_text="training window (trading days)", tickvals=windows)
     fig.update_yaxes(tickformat=".3f")
     return finish_figure(fig, height=440)
 
@@ -231,8 +236,9 @@ def plot_coefficient_heatmap(coefficients: pl.DataFrame, models: Sequence[str]) 
         ))
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_layout(hovermode="closest")
-    return _finish(fig, height=520, x_title="refit date", legend=False,
-                         menu=trace_menu([model_label(m) for m in models], [1] * len(models)))
+    # a drop-down: a row of buttons starts right of the terms' labels and runs under the mode bar
+    menu = trace_menu([model_label(m) for m in models], [1] * len(models)) | {"type": "dropdown", "direction": "down"}
+    return _finish(fig, height=520, x_title="refit date", legend=False, menu=menu)
 
 
 def plot_book_equity(ledgers: pl.DataFrame, books: Mapping[str, str], every: int = 5) -> go.Figure:
@@ -263,20 +269,35 @@ def plot_book_equity(ledgers: pl.DataFrame, books: Mapping[str, str], every: int
 def plot_accuracy_and_sharpe(points: pl.DataFrame, x: str = "rmse") -> go.Figure:
     """Each model's forecast error (x) against the Sharpe ratio of the book it sizes (y).
 
-    ``points`` has ``model``, ``book`` (label), ``x`` and ``sharpe``; one marker symbol per
-    book, one colour per model. Models without a score on ``x`` (perfect foresight has zero
-    error) are drawn at x = 0.
+    ``points`` has ``model``, ``book`` (label), ``x`` and ``sharpe``. One legend entry and
+    colour per model, one marker symbol per book (grey in the legend). Rows without a score on
+    ``x`` (perfect foresight, whose error is zero) are drawn as a horizontal line per book at
+    their Sharpe ratio, across the models' range of ``x``, so the axis spans the models' errors.
     """
     fig = go.Figure()
     symbols = ("circle", "square", "diamond", "triangle-up")
-    for k, book in enumerate(points["book"].unique(maintain_order=True)):
-        part = points.filter(pl.col("book") == book)
-        fig.add_trace(go.Scatter(
-            x=part[x].fill_null(0.0), y=part["sharpe"], mode="markers", name=book,
-            marker=dict(symbol=symbols[k % len(symbols)], size=10, color=[panel_color(m) for m in part["model"]],
-                        line=dict(width=1, color="#333333")),
-            text=[model_label(m) for m in part["model"]], hovertemplate="%{text}: %{x:.3f}, Sharpe %{y:.2f}<extra></extra>",
-        ))
+    dashes = ("dash", "dot", "dashdot", "longdash")
+    books = points["book"].unique(maintain_order=True).to_list()
+    scored = points.filter(pl.col(x).is_not_null())
+    span = [float(scored[x].min()), float(scored[x].max())] if scored.height else [0.0, 1.0]
+    for m in scored["model"].unique(maintain_order=True):
+        for k, book in enumerate(books):
+            part = scored.filter(pl.col("model") == m, pl.col("book") == book)
+            fig.add_trace(go.Scatter(
+                x=part[x], y=part["sharpe"], mode="markers", name=model_label(m), legendgroup=m, showlegend=k == 0,
+                marker=dict(symbol=symbols[k % len(symbols)], size=10, color=panel_color(m), line=dict(width=1, color="#333333")),
+                hovertemplate=f"{model_label(m)}, {book}: %{{x:.3f}}, Sharpe %{{y:.2f}}<extra></extra>",
+            ))
+    for k, book in enumerate(books):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=book, legendgroup=f"book:{book}",
+                                 marker=dict(symbol=symbols[k % len(symbols)], size=10, color="#BBBBBB",
+                                             line=dict(width=1, color="#333333"))))
+        for row in points.filter(pl.col(x).is_null(), pl.col("book") == book).iter_rows(named=True):
+            fig.add_trace(go.Scatter(
+                x=span, y=[row["sharpe"]] * 2, mode="lines", name=f"{model_label(row['model'])}, {book}",
+                line=dict(color=panel_color(row["model"]), dash=dashes[k % len(dashes)], width=1.5),
+                hovertemplate=f"{model_label(row['model'])}, {book}: Sharpe %{{y:.2f}}<extra></extra>",
+            ))
     fig.update_layout(hovermode="closest")
-    return _finish(fig, height=440, x_title=f"forecast {_METRICS.get(x, x)} (annualized volatility)",
-                         y_title="Sharpe ratio of the book (after costs)")
+    return _finish(fig, height=480, x_title=f"forecast {_METRICS.get(x, x)} (annualized volatility)",
+                   y_title="Sharpe ratio of the book (after costs)")
