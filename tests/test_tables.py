@@ -110,3 +110,23 @@ def test_html_is_deterministic_scoped_and_offline(monkeypatch, backtest):
     assert selectors and all(s.startswith("#tbl-garch-ewma-backtest-gt") for s in selectors), selectors
     assert not re.search(r"(src|href)=\"?(https?:)?//|@import|url\(", page)
     assert 'data-quarto-disable-processing="true"' in page
+
+
+def test_pivoted_results_can_be_grouped_by_a_column():
+    long = pl.DataFrame({
+        "period": ["calm"] * 4 + ["crisis"] * 4,
+        "model": ["har_log", "ms_har"] * 4,
+        "horizon": [1, 1, 5, 5] * 2,
+        "qlike": [0.31, 0.30, 0.12, 0.13, 0.34, 0.33, 0.25, 0.24],
+    })
+    shown = tables.by_horizon(long, {"qlike": tables.number("QLIKE", decimals=2)}, groups="period",
+                              table_id="t").to_html()
+    assert _headers(shown) == ["Model", "QLIKE", "1 day", "5 days"]
+    assert _cells(shown) == [
+        ["HAR (log)", "0.31", "0.12"], ["MS-HAR (statsmodels)", "0.30", "0.13"],
+        ["HAR (log)", "0.34", "0.25"], ["MS-HAR (statsmodels)", "0.33", "0.24"],
+    ]
+    headings = re.findall(r'<tr class="gt_group_heading_row">.*?<th[^>]*>(.*?)</th>', shown, re.S)
+    assert [h.strip() for h in headings] == ["calm", "crisis"]
+    with pytest.raises(DataError, match=r"more than one row per \(period, model, horizon\)"):
+        tables.by_horizon(pl.concat([long, long]), {"qlike": tables.number("QLIKE", decimals=2)}, groups="period")

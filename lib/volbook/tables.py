@@ -265,6 +265,7 @@ def by_horizon(
     horizon: str = "horizon",
     row_column: Column | None = None,
     column_label: Callable[[Any], str] = horizon_label,
+    groups: str | None = None,
     notes: Sequence[str] = (),
     table_id: str | None = None,
 ) -> Table:
@@ -283,20 +284,23 @@ def by_horizon(
         The row and column keys.
     row_column
         How the row key is shown (default :func:`model`).
+    groups
+        A column whose values become row-group headings (e.g. ``"period"``): one row per
+        (group, ``row``) pair, groups and rows in their order of first appearance.
     """
-    keys = frame.select(row, horizon)
+    index = [groups, row] if groups else [row]
+    keys = frame.select(*index, horizon)
     if keys.is_duplicated().any():
-        raise DataError(f"by_horizon: more than one row per ({row}, {horizon})")
+        raise DataError(f"by_horizon: more than one row per ({', '.join(index)}, {horizon})")
     horizons = frame[horizon].unique(maintain_order=True).sort().to_list()
-    order = frame[row].unique(maintain_order=True)
-    wide = pl.DataFrame({row: order})
-    columns: dict[str, Column] = {row: row_column or model()}
+    wide = frame.select(index).unique(maintain_order=True)
+    columns: dict[str, Column] = ({groups: text(groups)} if groups else {}) | {row: row_column or model()}
     spanners: dict[str, list[str]] = {}
     for value, spec in values.items():
-        part = frame.pivot(on=horizon, index=row, values=value)
+        part = frame.pivot(on=horizon, index=index, values=value)
         names = {str(h): f"{value}__{h}" for h in horizons}
-        wide = wide.join(part.rename(names), on=row, how="left", maintain_order="left")
+        wide = wide.join(part.rename(names), on=index, how="left", maintain_order="left")
         spanners[spec.label] = list(names.values())
         for h in horizons:
             columns[names[str(h)]] = replace(spec, label=column_label(h))
-    return table(wide, columns, stub=row, spanners=spanners, notes=notes, table_id=table_id)
+    return table(wide, columns, stub=row, groups=groups, spanners=spanners, notes=notes, table_id=table_id)
