@@ -7,6 +7,8 @@ Result tables keep the machine names (``gjr_garch``, ``rolling_20``); what a rea
 ('GJR-GARCH', 'Rolling 20-day', 'EWMA (λ = 0.97)')
 >>> model_label("garch_refit_5"), model_label("garch_no_costs"), horizon_label(1)
 ('GARCH(1,1), refit every 5 days', 'GARCH(1,1), before costs', '1 day')
+>>> model_label("har_log_vix_window_500")
+'HAR (log) + VIX, 500-day window'
 
 A name it does not know is returned unchanged, so a new model shows up under its own name
 until a label is added here.
@@ -30,6 +32,14 @@ MODEL_LABELS = {
     "es": "ES",
     "stes": "STES",
     "xgbstes": "XGBSTES",
+    # chapter 3: HARs in logs and the regime forecasters
+    "har_log": "HAR (log)",
+    "har_log_vix": "HAR (log) + VIX",
+    "har_log_logvix": "HAR (log) + log VIX²",
+    "soft_markov_har": "Soft Markov HAR",
+    "ms_har": "MS-HAR (statsmodels)",
+    "distributional_har": "Distributional HAR",
+    "coefficient_har": "Coefficient HAR",
 }
 
 #: Gate feature sets of chapter 2's STES / XGBSTES variants (``stes_hardiff_seasonal``).
@@ -42,6 +52,7 @@ _PATTERNS = (
     (re.compile(r"^(.+)_no_costs$"), lambda m: f"{model_label(m[1])}, before costs"),
     (re.compile(r"^(stes|xgbstes)((?:_(?:har|hardiff|seasonal))+)$"),
      lambda m: " + ".join([model_label(m[1])] + [GATE_LABELS[g] for g in m[2][1:].split("_")])),
+    (re.compile(r"^(.+)_window_(\d+)$"), lambda m: f"{model_label(m[1])}, {m[2]}-day window"),
 )
 
 
