@@ -207,3 +207,23 @@ def test_every_message_is_one_line(tmp_path: Path) -> None:
         with pytest.raises(DataError) as info:
             call()
         assert "\n" not in str(info.value) and re.match(r"^/\S+: ", str(info.value))
+
+
+def test_a_chapter_passes_its_source_options_to_the_data_check(capsys) -> None:
+    """A chapter parameter named like an option of the chosen source reaches load() in the
+    runner's check before the kernel starts (chapter 3: bar_label for an intraday file)."""
+    from volbook.data import source_options
+    from volbook.params import DataRequest
+    from volbook.runner import check_data
+
+    bars = Path(__file__).resolve().parents[1] / "data" / "examples" / "bars_5min_utc.csv"
+    values = {"source": "intraday", "path": str(bars), "start": None, "end": None, "asset": None,
+              "bar_label": "start", "early_closes": ["2023-11-24"], "timestamps_tz": None, "measure": "rv5",
+              "window": 1000}
+    assert source_options("intraday", values) == {"bar_label": "start", "early_closes": ["2023-11-24"]}
+    assert source_options("oxford_man", values) == {"measure": "rv5"}
+    assert source_options("sp500_ohlc", values) == {}
+    check_data("x", values, DataRequest(columns=("close",)))
+    assert capsys.readouterr().err == ""
+    check_data("x", values | {"early_closes": []}, DataRequest(columns=("close",)))
+    assert "list it in early_closes" in capsys.readouterr().err  # the half day is not known: a note

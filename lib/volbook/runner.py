@@ -225,7 +225,9 @@ def check_data(stem: str, values: Mapping[str, Any], request: DataRequest | None
     parameter works on one asset: :func:`volbook.data.load_asset` checks the source holds
     exactly that one (or, with ``asset`` null, only one) and has ``request.rows`` rows. Other
     chapters get :func:`volbook.data.load` with ``assets``. Both get ``path``, ``start``,
-    ``end`` (where the chapter has them and they are not null) and ``request.columns``.
+    ``end`` (where the chapter has them and they are not null), ``request.columns``, and the
+    source's options that the chapter has as parameters of the same names
+    (:func:`volbook.data.source_options`).
     A :class:`~volbook.errors.DataWarning` (a gap in a column the run does not use) is
     printed as one ``volbook: note:`` line on stderr.
 
@@ -236,11 +238,12 @@ def check_data(stem: str, values: Mapping[str, Any], request: DataRequest | None
     """
     if values.get("source") is None:
         return
-    from volbook.data import load, load_asset
+    from volbook.data import load, load_asset, source_options
     from volbook.errors import DataWarning
 
     request = request or DataRequest()
     common = {k: values[k] for k in ("path", "start", "end") if values.get(k) is not None}
+    common |= source_options(values["source"], values)  # e.g. bar_label for an intraday file
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         if "asset" in values:

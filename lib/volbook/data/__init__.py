@@ -25,7 +25,7 @@ Every source returns the same long panel (:data:`SCHEMA`, checked by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -54,6 +54,7 @@ __all__ = [
     "load_asset",
     "quality_report",
     "require_rows",
+    "source_options",
     "validate_panel",
 ]
 
@@ -82,6 +83,17 @@ _FILE_READERS: dict[str, Callable[..., pl.DataFrame]] = {
     "intraday": read_bar_file,
     "oxford_man": read_oxford_man_file,
 }
+
+
+def source_options(source: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of ``source`` (see :func:`load`) found in ``values``, None values left out.
+
+    A chapter that offers a source's options as parameters of the same names (``bar_label``,
+    ``timestamps_tz``, ... for ``intraday``) passes them with
+    ``load(source, ..., **source_options(source, parameters))``; the runner does the same
+    when it checks a chapter's data before the kernel starts.
+    """
+    return {k: values[k] for k in _OPTIONS.get(source, ()) if values.get(k) is not None}
 
 
 def _to_date(value: str | dt.date | None, what: str) -> dt.date | None:
