@@ -132,6 +132,8 @@ def test_diebold_mariano_per_period_is_the_pairwise_test(periods):
     assert (dm.filter(pl.col("model") == "good")["stat"] < 0).all()
     with pytest.raises(DataError, match="baseline 'nope'"):
         dm_by_period(evaluation, "nope")
+    with pytest.raises(DataError, match="no period has 'base' and another model"):
+        dm_by_period(evaluation.filter(pl.col("model") == "base"), "base")
 
 
 def test_model_confidence_set_per_period_leaves_out_partial_models(periods):

@@ -7,8 +7,8 @@ Result tables keep the machine names (``gjr_garch``, ``rolling_20``); what a rea
 ('GJR-GARCH', 'Rolling 20-day', 'EWMA (λ = 0.97)')
 >>> model_label("garch_refit_5"), model_label("garch_no_costs"), horizon_label(1)
 ('GARCH(1,1), refit every 5 days', 'GARCH(1,1), before costs', '1 day')
->>> model_label("har_log_vix_window_500")
-'HAR (log) + VIX, 500-day window'
+>>> model_label("har_log_vix_window_500"), model_label("coefficient_har_predicted")
+('HAR (log) + VIX, 500-day window', 'Coefficient HAR, predicted weights')
 
 A name it does not know is returned unchanged, so a new model shows up under its own name
 until a label is added here.
@@ -53,6 +53,7 @@ _PATTERNS = (
     (re.compile(r"^(stes|xgbstes)((?:_(?:har|hardiff|seasonal))+)$"),
      lambda m: " + ".join([model_label(m[1])] + [GATE_LABELS[g] for g in m[2][1:].split("_")])),
     (re.compile(r"^(.+)_window_(\d+)$"), lambda m: f"{model_label(m[1])}, {m[2]}-day window"),
+    (re.compile(r"^(.+)_predicted$"), lambda m: f"{model_label(m[1])}, predicted weights"),
 )
 
 

@@ -247,6 +247,8 @@ def dm_by_period(evaluation: pl.DataFrame, baseline: str, losses: Sequence[str] 
                 rows.append({"period": period, "horizon": int(h), "model": model, "loss": loss, "n": pair.height,
                              "mean_diff": res.mean_diff, "rel_diff": res.mean_diff / float(pair[baseline].mean()),
                              "stat": res.stat, "pvalue": res.pvalue})
+    if not rows:
+        raise DataError(f"dm_by_period: no period has {baseline!r} and another model on more than h common dates")
     return pl.DataFrame(rows)
 
 

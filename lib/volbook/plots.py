@@ -84,14 +84,14 @@ COLORS = {
     "es": "#9467BD",
     "stes": "#1F4E9C",
     "xgbstes": "#C98A00",
-    # chapter 3
-    "har_log": "#7F7F7F",
-    "har_log_vix": "#E69F00",
-    "har_log_logvix": "#9467BD",
-    "soft_markov_har": "#56B4E9",
-    "ms_har": "#0072B2",
-    "distributional_har": "#009E73",
-    "coefficient_har": "#CC79A7",
+    # chapter 3 (Tableau 10: distinct from the colours above)
+    "har_log": "#555555",
+    "har_log_vix": "#F28E2B",
+    "har_log_logvix": "#9C755F",
+    "soft_markov_har": "#E15759",
+    "ms_har": "#4E79A7",
+    "distributional_har": "#59A14F",
+    "coefficient_har": "#B07AA1",
 }
 _FALLBACK_COLORS = ("#8C564B", "#9467BD", "#BCBD22", "#17BECF", "#F0E442")
 
@@ -252,7 +252,7 @@ def use_volbook_theme() -> None:
 
 def line_style(name: str, width: float = 1.0) -> dict:
     """Line colour and dash of a model or strategy: its own colour; variants dashed."""
-    for suffix in ("_no_costs", "_refit_", "_window_"):
+    for suffix in ("_no_costs", "_refit_", "_window_", "_predicted"):
         if suffix in name:
             base = name.split(suffix)[0]
             return dict(color=COLORS.get(base), width=width, dash="dash")

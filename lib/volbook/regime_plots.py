@@ -88,7 +88,7 @@ def plot_regime_weights(states: pl.DataFrame, frame: pl.DataFrame, periods: pl.D
                                      line=dict(width=0.5, color=REGIME_COLORS[(k - 1) % len(REGIME_COLORS)])),
                           row=row, col=1)
             shown.add(k)
-        fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1], row=row, col=1)
+        fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1], title_text="weight", row=row, col=1)
     _shade(fig, periods, list(range(1, len(models) + 2)))
     fig.update_yaxes(type="log", tickformat=".0%", title_text="annualized", row=1, col=1)
     return finish_figure(fig, height=170 * len(models) + 220)
