@@ -30,7 +30,7 @@ import polars as pl
 
 from volbook import SEED
 from volbook.errors import DataError, ParameterError
-from volbook.evaluate import diebold_mariano, loss_expr, model_confidence_set
+from volbook.evaluate import diebold_mariano_table, loss_expr, model_confidence_set
 from volbook.timing import TRADING_DAYS
 
 __all__ = [
@@ -212,14 +212,15 @@ def _wide(evaluation: pl.DataFrame, loss: str) -> pl.DataFrame:
 
 
 def dm_by_period(evaluation: pl.DataFrame, baseline: str, losses: Sequence[str] = ("qlike",)) -> pl.DataFrame:
-    """Diebold-Mariano tests (HLN-corrected, :func:`~volbook.evaluate.diebold_mariano`) of every
-    model against ``baseline`` within each period and horizon, on the dates both have.
+    """Diebold-Mariano tests of every model against ``baseline`` within each period and horizon
+    (:func:`~volbook.evaluate.diebold_mariano_table`: HLN-corrected, HAC variance with h - 1 lags).
 
     Parameters
     ----------
     evaluation
         As for :func:`score_by_period`, plus one column per name in ``losses`` (per-origin
-        losses, e.g. ``loss_expr("qlike")``).
+        losses, e.g. ``loss_expr("qlike")``); within a period and horizon every model on the
+        same origins.
     baseline
         The model every other one is compared with.
     losses
@@ -228,28 +229,22 @@ def dm_by_period(evaluation: pl.DataFrame, baseline: str, losses: Sequence[str] 
     Returns
     -------
     polars.DataFrame
-        ``period``, ``horizon``, ``model``, ``loss``, ``n`` (common origins), ``mean_diff`` (the
-        model's mean loss minus the baseline's), ``rel_diff`` (over the baseline's mean loss),
-        ``stat`` (negative: the model's loss is lower) and ``pvalue`` (two-sided).
+        ``period``, ``horizon``, ``model``, ``loss``, ``n`` (origins), ``mean_diff`` (the model's
+        mean loss minus the baseline's), ``rel_diff`` (over the baseline's mean loss), ``stat``
+        (negative: the model's loss is lower) and ``pvalue`` (two-sided); periods in time order.
     """
     if baseline not in set(evaluation["model"]):
         raise DataError(f"dm_by_period: baseline {baseline!r} is not a model of the evaluation")
     rows = []
     for (period, h), group in _ordered(evaluation).group_by("period", "horizon", maintain_order=True):
-        for loss in losses:
-            for model in group["model"].unique(maintain_order=True):
-                if model == baseline:
-                    continue
-                pair = _wide(group.filter(pl.col("model").is_in([model, baseline])), loss)
-                if pair.height <= h:
-                    continue
-                res = diebold_mariano(pair[model], pair[baseline], h=int(h))
-                rows.append({"period": period, "horizon": int(h), "model": model, "loss": loss, "n": pair.height,
-                             "mean_diff": res.mean_diff, "rel_diff": res.mean_diff / float(pair[baseline].mean()),
-                             "stat": res.stat, "pvalue": res.pvalue})
+        n = group["date"].n_unique()
+        if n <= h or group["model"].n_unique() < 2 or baseline not in set(group["model"]):
+            continue
+        rows.append(diebold_mariano_table(group, [baseline], losses, h=int(h)).with_columns(
+            period=pl.lit(period), horizon=pl.lit(int(h)), n=pl.lit(n)))
     if not rows:
         raise DataError(f"dm_by_period: no period has {baseline!r} and another model on more than h common dates")
-    return pl.DataFrame(rows)
+    return pl.concat(rows).select("period", "horizon", "model", "loss", "n", "mean_diff", "rel_diff", "stat", "pvalue")
 
 
 def mcs_by_period(
