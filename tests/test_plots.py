@@ -193,3 +193,31 @@ def test_small_figures_of_the_stylized_facts():
     price = pl.DataFrame({"date": range(5), "close": [1.0, 2, 3, 4, 5], "ret": [0.0, 0.1, 0.1, 0.1, 0.1]})
     fig = plots.plot_price_and_returns(price)
     assert list(fig.data[1].y) == [0.0, 10.0, 10.0, 10.0, 10.0]  # percent
+
+
+def test_every_figure_titles_its_axes(evaluation):
+    """Plain figures (one pair of axes, no subplot grid) get their axis titles too."""
+    r = np.random.default_rng(4).normal(0, 0.01, 300)
+    frame = pl.DataFrame({"date": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(300)], "ret": r,
+                          "close": np.exp(np.cumsum(r))})
+    daily = pl.DataFrame({"date": list(range(10)) * 2, "strategy": ["a"] * 10 + ["b"] * 10,
+                          "equity": np.linspace(1, 2, 20)})
+    params = pl.DataFrame({"date": list(range(12)), "model": ["garch"] * 12, "alpha": [0.1] * 12,
+                           "beta": [0.85] * 12, "persistence": [0.95] * 12})
+    figures = {
+        "price": (plots.plot_price_and_returns(frame), False),
+        "rolling": (plots.plot_rolling_vol(frame, [20]), False),
+        "distribution": (plots.plot_return_distribution(r, bins=30), True),
+        "acf": (plots.plot_acf(np.full(10, 0.01), np.full(10, 0.2), band=0.05), True),
+        "forecasts": (plots.plot_forecasts_over_time(evaluation, HORIZONS), False),
+        "scatter": (plots.plot_forecast_scatter(evaluation, 1, every=1), True),
+        "errors": (plots.plot_error_histograms(evaluation, HORIZONS, bins=10), True),
+        "surface": (plots.plot_surface(evaluation, "garch", every=2), False),
+        "equity": (plots.plot_equity(daily, every=1), False),
+        "drawdowns": (plots.plot_drawdowns(daily), False),
+        "parameters": (plots.plot_parameter_paths(params, every=1), False),
+    }
+    for name, (fig, x_titled) in figures.items():
+        assert fig.layout.yaxis.title.text, f"{name}: no y-axis title"
+        assert not x_titled or fig.layout.xaxis.title.text, f"{name}: no x-axis title"
+    assert figures["errors"][0].layout.margin.b > figures["equity"][0].layout.margin.b  # room for the x title
