@@ -157,6 +157,19 @@ def test_error_histograms_are_shares_of_origins(evaluation):
         assert sum(trace.y) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_clipped_errors_are_what_the_end_bins_take_in(evaluation):
+    lo, hi = plots.error_range(evaluation, tail=0.1)
+    err = np.log(evaluation["forecast"] / evaluation["target"]).to_numpy()
+    assert lo == np.floor(np.quantile(err, 0.1)) and hi == np.ceil(np.quantile(err, 0.9))
+    clipped = plots.clipped_errors(evaluation, tail=0.1)
+    assert clipped.height == len(HORIZONS) * len(MODELS) and clipped["horizon"].is_sorted()
+    for h, m, below, above in clipped.iter_rows():
+        part = evaluation.filter((pl.col("horizon") == h) & (pl.col("model") == m))
+        e = np.log(part["forecast"] / part["target"]).to_numpy()
+        assert below == pytest.approx((e < lo).mean()) and above == pytest.approx((e > hi).mean())
+    assert clipped["below"].sum() + clipped["above"].sum() > 0  # the fixture's exponential targets reach past the range
+
+
 def test_surface_is_horizon_by_origin(evaluation):
     fig = plots.plot_surface(evaluation, "garch", every=2)
     assert [t.type for t in fig.data] == ["surface", "surface", "heatmap"]

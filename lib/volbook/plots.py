@@ -63,6 +63,8 @@ __all__ = [
     "plot_forecasts_over_time",
     "plot_forecast_scatter",
     "plot_error_histograms",
+    "error_range",
+    "clipped_errors",
     "plot_surface",
     "plot_equity",
     "plot_drawdowns",
@@ -497,18 +499,37 @@ def plot_forecast_scatter(evaluation: pl.DataFrame, horizon: int, every: int = 3
     return finish_figure(fig, height=300 * rows + 40, legend=False)
 
 
+_LOG_ERROR = (pl.col("forecast") / pl.col("target")).log()
+
+
+def error_range(evaluation: pl.DataFrame, tail: float = 0.005) -> tuple[int, int]:
+    """The x range of :func:`plot_error_histograms`: the ``tail`` and ``1 - tail`` quantiles of
+    log(forecast / realized) over every model and horizon, rounded outward to whole numbers."""
+    lo, hi = evaluation.select(_LOG_ERROR.quantile(tail).alias("lo"), _LOG_ERROR.quantile(1 - tail).alias("hi")).row(0)
+    return math.floor(lo), math.ceil(hi)
+
+
+def clipped_errors(evaluation: pl.DataFrame, tail: float = 0.005) -> pl.DataFrame:
+    """Share of each model's errors, per horizon, beyond the left (``below``) and right
+    (``above``) end of :func:`error_range`: what the end bins of the histograms hold besides
+    their own bin."""
+    lo, hi = error_range(evaluation, tail)
+    return (evaluation.group_by("horizon", "model", maintain_order=True)
+            .agg((_LOG_ERROR < lo).mean().alias("below"), (_LOG_ERROR > hi).mean().alias("above"))
+            .sort("horizon", maintain_order=True))
+
+
 def plot_error_histograms(evaluation: pl.DataFrame, horizons: Sequence[int], bins: int = 60,
                           tail: float = 0.005) -> go.Figure:
     """Distribution of log(forecast / realized) per model, one horizon at a time (buttons).
 
-    The range shown runs from the ``tail`` to the ``1 - tail`` quantile of all errors; errors
-    beyond it are counted in the two end bins, which are marked with a dot (they hold the
-    clipped tails, so every line sums to 1).
+    The range shown is :func:`error_range` (all horizons share it); errors beyond it are
+    counted in the two end bins, which are marked with a dot (they hold the clipped tails,
+    so every line sums to 1). :func:`clipped_errors` says how many each end bin took in.
     """
     models = _models(evaluation)
-    err = evaluation.with_columns((pl.col("forecast") / pl.col("target")).log().alias("err"))
-    lo, hi = err.select(pl.col("err").quantile(tail).alias("lo"), pl.col("err").quantile(1 - tail).alias("hi")).row(0)
-    lo, hi = math.floor(lo), math.ceil(hi)
+    err = evaluation.with_columns(_LOG_ERROR.alias("err"))
+    lo, hi = error_range(evaluation, tail)
     edges = np.linspace(lo, hi, bins + 1)
     mids = 0.5 * (edges[1:] + edges[:-1])
     fig = go.Figure()
