@@ -324,6 +324,7 @@ def test_quarto_is_used_when_installed(tmp_path, monkeypatch):
     assert report.engine == "quarto" and report.reason == "Quarto 1.7"
     assert report.pages == (root / "_book" / "index.html",)
     assert (root / "_book" / "index.html").read_text().strip() == f"{sys.executable}|render|{root}"
+    assert str(report).endswith(f"python -m http.server -d {root / '_book'} (opened as a file, Quarto's scripts do not load)")
 
 
 def test_old_or_missing_quarto_falls_back(tmp_path, monkeypatch):

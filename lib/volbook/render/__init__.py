@@ -68,6 +68,8 @@ class RenderReport:
         hint = ""
         if self.engine == "fallback" and self.reason != _NOT_ASKED:
             hint = f"; for the full book, {QUARTO_INSTALL}"
+        if self.engine == "quarto":  # quarto.js is an ES module: browsers refuse it from file://
+            hint = f"; browse it served, e.g. python -m http.server -d {index.parent} (opened as a file, Quarto's scripts do not load)"
         return f"{kind} ({self.reason}): {index}, {len(self.pages)} pages{hint}"
 
 
