@@ -102,7 +102,6 @@ FIGURE_DIGITS = 3
 _LAYOUT_DIGITS = 6
 _LEGEND_MARGIN = 96  # px below the plot for the x-axis labels and a one- or two-row legend
 _MENU_MARGIN = 48  # px above the plot for a menu
-_X_TITLE_MARGIN = 24  # px more below the plot for an x-axis title
 
 _TEMPLATE = go.layout.Template(
     layout=go.Layout(
@@ -318,7 +317,7 @@ def finish_figure(
         height=height,
         showlegend=legend,
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left", x=0.0),
-        margin=dict(t=top, b=(_LEGEND_MARGIN if legend else 48) + (_X_TITLE_MARGIN if x_title else 0)),
+        margin=dict(t=top, b=_LEGEND_MARGIN if legend else 48),
         updatemenus=[menu] if menu else [],
     )
     # layout.xaxis / layout.yaxis are the first axes both of a plain figure and of a subplot
