@@ -7,7 +7,7 @@ fresh process that reads it, so that the peak memory printed (the process's VmHW
 Problem: the study's full progression (:func:`volbook.panel.models.study_models`: five
 baselines, per-asset ridge, per-sector, global, global + sector dummies, log-space + dummies,
 + market-vol factor, + group risk factor), ridge alpha = 1, h = 21, a 504-day window, refit
-every 25 days (289 refits), from the features (built from closes) to the forecasts of every
+every 25 days (280 refits on 7,500 days), from the features (built from closes) to the forecasts of every
 (date, asset).
 
 volbook
