@@ -127,8 +127,10 @@ def test_figures_tables_and_references(path):
 
 @pytest.mark.parametrize("path", CHAPTERS + [ROOT / "index.qmd"], ids=lambda p: p.stem)
 def test_markdown_reads_as_meant(path):
-    """Pandoc reads a line starting with ``@x)`` or ``(@x)`` as an example list, and inline code
-    broken across lines keeps the indentation as spaces: no prose line may do either."""
+    """Pandoc reads a line starting with ``@x)`` or ``(@x)`` as an example list, inline code
+    broken across lines keeps the indentation as spaces, and ``\\overline{...}`` becomes a
+    MathML accent that Chromium draws as one short bar in the middle of the expression (in
+    real Quarto ``y/f - \\ln(y/f) - 1`` with a bar after "ln"): no prose may do any of these."""
     if path.suffix == ".qmd":
         texts = [path.read_text(encoding="utf-8")]
     else:
@@ -144,6 +146,7 @@ def test_markdown_reads_as_meant(path):
                 continue
             assert not re.match(r"\s*(?:[*+-]\s+|\d+\.\s+)?\(?@", line), f"line starts with @: {line!r}"
             assert line.count("`") % 2 == 0, f"inline code broken across lines: {line!r}"
+            assert "\\overline" not in line, f"write 'the mean of' instead of \\overline: {line!r}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

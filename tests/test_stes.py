@@ -10,7 +10,7 @@ from _gate_history import history, sp500_returns
 from volbook.errors import DataError, ParameterError
 from volbook.features import gate_features
 from volbook.models.ewma import ewma_filter
-from volbook.models.gate import GateScaler, time_series_folds
+from volbook.models.gate import SCORE_RTOL, GateScaler, choose_best, time_series_folds
 from volbook.models.recursion import stes_adjoint, stes_filter, stes_jacobian
 from volbook.models.stes import ES, STES, es_forecasts, fit_es_alpha, fit_stes_beta, select_l2
 from volbook.walkforward import walk_forward
@@ -167,6 +167,33 @@ def test_l2_shrinks_the_gate_and_cv_picks_the_lowest_validation_mse(returns):
     assert scores.shape == (3, 3)
     assert best == (0.0, 0.1, 1.0)[int(np.argmin(scores.mean(axis=1)))]
     assert STES(l2="cv", l2_grid=(0.0, 0.1, 1.0), n_starts=2).fit(h).params["l2"] == best
+
+
+def test_choose_best_breaks_near_ties_by_the_stated_preference():
+    assert choose_best([3.0, 1.0, 1.0 + 0.5 * SCORE_RTOL, 2.0]) == 1  # tied: the earlier
+    assert choose_best([3.0, 1.0, 1.0 + 0.5 * SCORE_RTOL, 2.0], preference=[3, 2, 1, 0]) == 2
+    assert choose_best([1.0 + 2 * SCORE_RTOL, 1.0], preference=[0, 1]) == 1  # beyond the tolerance: the lowest
+    assert choose_best([-5.0, -5.0 + 4e-6], preference=[1, 0]) == 1  # the tolerance is relative to |min|
+    assert choose_best([0.0, 1e-300], preference=[1, 0]) == 0
+    with pytest.raises(DataError, match="finite scores"):
+        choose_best([1.0, np.nan])
+    with pytest.raises(ParameterError, match="every one of the 3"):
+        choose_best([1.0, 2.0, 3.0], preference=[0, 1])
+
+
+def test_cv_penalties_that_tie_within_float_noise_choose_the_largest(returns):
+    """Penalties of 1e-13 change nothing but the optimizer's last steps: their validation scores
+    differ by about 1e-8 relative (what another machine's floats would do), so they are tied and
+    the largest penalty wins, whatever the order of the noise."""
+    r = returns[:1500]
+    p = r**2
+    X = np.column_stack([r, np.abs(r), p])
+    grid = (0.0, 1e-13, 2e-13)
+    best, scores = select_l2(p, X, ("ret", "abs_ret", "ret2"), np.arange(1499), p[1:], p[:20].mean(),
+                             grid=grid, n_splits=3)
+    means = scores.mean(axis=1)
+    assert means.max() / means.min() - 1 < SCORE_RTOL
+    assert best == 2e-13
 
 
 def test_time_series_folds_expand():

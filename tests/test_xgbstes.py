@@ -67,6 +67,15 @@ def test_early_stopping_can_keep_the_es_gate_and_never_exceeds_the_rounds(return
     np.testing.assert_allclose(alpha, alpha[0], rtol=1e-6)
 
 
+def test_rounds_that_improve_by_less_than_float_noise_are_not_kept(returns):
+    """A learning rate of 1e-6 improves the validation loss by about 1e-8 relative per round: the
+    fewest rounds within the tolerance are kept (0, the ES gate), not the last tiny improvement."""
+    h = history(returns[:2001])
+    assert XGBSTES(params={"learning_rate": 1e-6}, rounds=30, patience=5).fit(h).params["rounds"] == 0
+    # 1e-5 improves by about 4e-7 a round: the last of 30 rounds is within the tolerance of the 29th
+    assert XGBSTES(params={"learning_rate": 1e-5}, rounds=30, patience=5).fit(h).params["rounds"] == 28
+
+
 def test_cv_keeps_the_candidate_with_the_lowest_validation_loss(returns):
     model = XGBSTES(cv=True, grid=PUBLISHED_GRID_LAMBDA[:4], rounds=40)
     h = history(returns[:1501])

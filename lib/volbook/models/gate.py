@@ -17,6 +17,11 @@ only in how the gate logit ``z_s`` is made from the standardized gate features o
 * :func:`time_series_folds`: expanding folds for cross-validation (scikit-learn's
   ``TimeSeriesSplit``), each validated on the block that follows its training rows, the
   recursion running on from the first row with the fold's parameters.
+* :func:`choose_best`: the one rule for every discrete choice by score (penalty, grid
+  candidate, number of boosting rounds, best of several starts): scores within
+  :data:`SCORE_RTOL` of the lowest count as tied, and a stated preference breaks the tie, so a
+  choice does not hang on the last bits of a float (another machine's BLAS or SIMD moves
+  these scores by about 1e-9 to 1e-7 relative).
 * :class:`GatedFit`: a fitted model at its origin t: it carries the filter forward through
   new rows with fixed parameters (``one_step``) and reports the gate path (``path``).
 """
@@ -44,7 +49,14 @@ __all__ = [
     "GatedFit",
     "initial_variance",
     "time_series_folds",
+    "choose_best",
+    "SCORE_RTOL",
 ]
+
+#: Relative tolerance within which two scores (losses, objectives) count as tied. Perturbing
+#: chapter 2's returns by 1e-13 relative moves its scores and forecasts by 1e-9 to 1e-7
+#: relative; 1e-6 is ten times that.
+SCORE_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,31 @@ def time_series_folds(n_rows: int, n_splits: int) -> list[tuple[int, int]]:
     if n_rows < 2 * (n_splits + 1):
         raise DataError(f"{n_rows} training rows are too few for {n_splits}-fold time-series cross-validation")
     return [(int(tr[-1]) + 1, int(va[-1]) + 1) for tr, va in TimeSeriesSplit(n_splits).split(np.empty(n_rows))]
+
+
+def choose_best(scores: Sequence[float] | np.ndarray, preference: Sequence[int] | None = None,
+                rtol: float = SCORE_RTOL) -> int:
+    """The index of the preferred candidate among those whose score is within ``rtol`` of the best.
+
+    Parameters
+    ----------
+    scores
+        One score per candidate, lower is better (finite; may be negative).
+    preference
+        Candidate indices from most to least preferred (the simpler first: more penalty,
+        fewer rounds, the earlier start); by default 0, 1, 2, ...
+    rtol
+        Scores ``<= min + rtol * |min|`` count as tied with the lowest.
+    """
+    s = np.asarray(scores, dtype=float).ravel()
+    if s.size == 0 or not np.isfinite(s).all():
+        raise DataError(f"choosing by score needs finite scores, got {s}")
+    order = np.arange(s.size) if preference is None else np.asarray(preference, dtype=int)
+    if sorted(order.tolist()) != list(range(s.size)):
+        raise ParameterError(f"preference must order every one of the {s.size} candidates, got {list(order)}")
+    best = s.min()
+    tied = s <= best + float(rtol) * abs(best)
+    return int(order[tied[order]][0])
 
 
 class GatedFit(Fitted):

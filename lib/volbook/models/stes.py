@@ -28,10 +28,13 @@ Estimation, at origin t, on the training rows s whose target ``p_{s+1}`` is know
   scaling, and its grid :data:`STES_L2_GRID`. ``l2="cv"`` picks it by expanding-window
   time-series cross-validation (:func:`~volbook.models.gate.time_series_folds`): each fold is
   standardized and fitted on its own training rows, then scored by the MSE of its validation
-  block with the recursion running on from the first row; the smallest mean MSE wins (ties:
-  the first in the grid). Within a fold the penalties are fitted from the largest down, each
+  block with the recursion running on from the first row; the smallest mean MSE wins, and
+  penalties whose mean MSE lies within :data:`~volbook.models.gate.SCORE_RTOL` (1e-6,
+  relative) of the smallest count as tied: the largest of them, the simplest gate, wins
+  (:func:`~volbook.models.gate.choose_best`). Within a fold the penalties are fitted from the largest down, each
   from the ES start and the previous penalty's solution;
-* several starts, keeping the lowest objective: the constant at the ES estimate with the
+* several starts, keeping the lowest objective (objectives within 1e-6 relative of the
+  lowest count as tied: the earliest start wins): the constant at the ES estimate with the
   other coefficients 0, then ``n_starts - 1`` draws of N(0, 1) coefficients from
   ``numpy.random.default_rng(seed)``. A warm start (the previous fit of the same model) is
   tried first and replaces the random draws. Each search stops after
@@ -61,7 +64,7 @@ from scipy.special import expit, logit
 from volbook.errors import ParameterError
 from volbook.features import EAESE, FAMILIES, GateFamily
 from volbook.models.base import Fitted, Forecaster, check_history, register
-from volbook.models.gate import GatedFit, GateScaler, GateSpec, initial_variance, time_series_folds
+from volbook.models.gate import GatedFit, GateScaler, GateSpec, choose_best, initial_variance, time_series_folds
 from volbook.models.recursion import stes_filter, stes_jacobian
 
 __all__ = [
@@ -147,17 +150,18 @@ def fit_stes_beta(
 
     ``D`` is the gate design ``[1, standardized features]`` for every row, ``rows`` the
     training rows (forecast ``v_{s+1}`` scored against ``y_s``); ``objective`` is the bracket
-    of the module docstring. Each search stops after :data:`MAX_EVALUATIONS` evaluations;
-    ``converged`` says whether the best one met the tolerances before that.
+    of the module docstring. The lowest objective wins; objectives within
+    :data:`~volbook.models.gate.SCORE_RTOL` of it count as tied and the earliest start among
+    them wins. Each search stops after :data:`MAX_EVALUATIONS` evaluations; ``converged``
+    says whether the chosen one met the tolerances before that.
     """
     problem = _Problem(proxy, D, rows, y, v0, l2)
-    best: tuple[np.ndarray, float, bool] | None = None
+    found = []
     for x0 in starts:
         res = least_squares(problem.residuals, np.asarray(x0, dtype=float), jac=problem.jacobian,
                             method="lm", ftol=_TOL, xtol=_TOL, gtol=_TOL, max_nfev=MAX_EVALUATIONS)
-        if best is None or 2.0 * res.cost < best[1]:
-            best = (res.x, 2.0 * float(res.cost), bool(res.status > 0))
-    return best
+        found.append((res.x, 2.0 * float(res.cost), bool(res.status > 0)))
+    return found[choose_best([f[1] for f in found])]
 
 
 def _starts(alpha_es: float, k: int, n_starts: int, seed: int, warm: np.ndarray | None) -> list[np.ndarray]:
@@ -187,7 +191,8 @@ def select_l2(
 ) -> tuple[float, np.ndarray]:
     """The L2 penalty with the smallest mean validation MSE over expanding folds, and all scores.
 
-    In each fold the penalties are fitted from the largest down, each from the ES start and
+    Penalties whose mean MSE is within :data:`~volbook.models.gate.SCORE_RTOL` of the
+    smallest count as tied; the largest of them wins. In each fold the penalties are fitted from the largest down, each from the ES start and
     from the previous penalty's solution (a continuation path, cheaper than random starts).
     """
     scores = np.zeros((len(grid), n_splits))
@@ -202,7 +207,8 @@ def select_l2(
             previous = [beta]
             v = stes_filter(proxy[:n], expit(D[:n] @ beta), v0)
             scores[g, f] = np.mean((v[va + 1] - y[train_end:valid_end]) ** 2)
-    return float(grid[int(np.argmin(scores.mean(axis=1)))]), scores
+    largest_first = np.argsort(grid, kind="stable")[::-1]
+    return float(grid[choose_best(scores.mean(axis=1), largest_first)]), scores
 
 
 class LinearGateFit(GatedFit):

@@ -34,15 +34,17 @@ Choices, all stated:
   rows (``DenormalizePenalties`` in its ``src/linear/param.h``);
 * early stopping: the last ``valid_frac`` of the training rows form a validation block; the
   booster trains on the rows before it while the recursion runs on through the block with
-  the current model, and boosting stops ``patience`` rounds after the validation loss last
-  improved. With ``refit_full=True`` the model is then re-trained on all training rows for
+  the current model. The round kept is the fewest rounds whose validation loss lies within
+  :data:`~volbook.models.gate.SCORE_RTOL` (1e-6, relative) of the lowest so far
+  (:func:`~volbook.models.gate.choose_best`; late rounds of a flat loss curve differ by
+  less than a float's noise), and boosting stops ``patience`` rounds after it. With ``refit_full=True`` the model is then re-trained on all training rows for
   the best number of rounds (the study kept the model trained without the block);
 * ``cv=True``: every candidate of ``grid`` (dicts of XGBoost parameters overriding
   ``params``) is scored by ``cv_folds``-fold expanding time-series cross-validation
   (:func:`~volbook.models.gate.time_series_folds`): fitted on the fold's training rows (own
   standardization, own ES start, early stopping inside), scored by the loss on the next
-  block with the recursion running on from the first row. The lowest mean loss wins (ties:
-  the first candidate); the final model uses exactly that candidate (the study overwrote
+  block with the recursion running on from the first row. The lowest mean loss wins; losses
+  within 1e-6 relative of it count as tied and the first of those candidates wins; the final model uses exactly that candidate (the study overwrote
   tuned values in one version);
 * XGBoost parameter aliases (``eta``, ``lambda``, ``alpha``, ...) are renamed to one
   canonical name each, and a parameter given under two names is an error (the study's dict
@@ -66,7 +68,7 @@ from scipy.special import expit, logit
 from volbook.errors import ParameterError
 from volbook.features import EAESE, SEASONAL, GateFamily
 from volbook.models.base import Fitted, Forecaster, register
-from volbook.models.gate import GatedFit, GateScaler, GateSpec, initial_variance, time_series_folds
+from volbook.models.gate import GatedFit, GateScaler, GateSpec, choose_best, initial_variance, time_series_folds
 from volbook.models.recursion import stes_adjoint, stes_filter
 from volbook.models.stes import _training_sample, fit_es_alpha
 
@@ -194,7 +196,7 @@ def _train(objective: RecursionObjective, Z: np.ndarray, params: dict, rounds: i
     booster.update(dtrain, 0, fobj=_null_objective)
     for i in range(rounds):
         booster.update(dtrain, i + 1, fobj=objective)
-        if patience and i - int(np.argmin(objective.scores)) >= patience:
+        if patience and i - choose_best(objective.scores) >= patience:
             break
     return booster
 
@@ -226,7 +228,7 @@ def boost_gate(
     booster = _train(watch, Z[:cut], params, rounds, patience)
     if len(watch.scores) == rounds:  # ran to the end: score the last round too
         watch(booster.predict(_dmatrix(Z[:cut]), output_margin=True))
-    best = int(np.argmin(watch.scores))
+    best = choose_best(watch.scores)
     rows = m if refit_full else cut
     return _train(RecursionObjective(p[:rows], y[:rows], v0, loss), Z[:rows], params, best), best
 
@@ -343,7 +345,7 @@ class XGBSTES(Forecaster):
                 margins = booster.predict(_dmatrix(Z[:valid_end]), output_margin=True).astype(float)
                 v = stes_filter(p[:valid_end], expit(margins), v0)
                 scores[g, f] = loss_value(v[train_end + 1 :], y[train_end:valid_end], self.loss)
-        return dict(self.grid[int(np.argmin(scores.mean(axis=1)))]), scores
+        return dict(self.grid[choose_best(scores.mean(axis=1))]), scores
 
     def fit(self, history, *, start: Fitted | None = None) -> XGBGateFit:
         ret, proxy, dates, rows, y = _training_sample(self, self.spec, history)
