@@ -21,7 +21,7 @@ from volbook.regime_analysis import (
     regime_coefficients,
     regime_shares,
 )
-from volbook.regime_plots import plot_hindsight, plot_periods, plot_regime_weights
+from volbook.regime_plots import _vol_ticks, plot_hindsight, plot_periods, plot_regime_weights
 
 DATES = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(6)]
 
@@ -133,7 +133,8 @@ def test_poster_comparison_puts_both_tables_on_one_scale():
 def test_figures_show_what_they_say():
     rng = np.random.default_rng(0)
     dates = pl.date_range(dt.date(2020, 1, 1), dt.date(2020, 4, 30), "1d", eager=True)
-    frame = pl.DataFrame({"date": dates, "rv": 1e-4 * rng.chisquare(3, dates.len()) / 3})
+    trend = np.exp(np.linspace(0.0, 3.0, dates.len()))  # volatility from about 15% to 70%
+    frame = pl.DataFrame({"date": dates, "rv": 1e-4 * trend * rng.chisquare(3, dates.len()) / 3})
     periods = define_periods(["a", "b"], ["2020-01-01", "2020-03-01"], last="2020-04-30")
     fig = plot_periods(frame, periods, vix=pl.DataFrame({"date": dates, "vix": 20.0}))
     assert [t.name for t in fig.data] == ["daily", "21-day mean", "VIX / 100"] and len(fig.layout.shapes) == 2
@@ -150,8 +151,18 @@ def test_figures_show_what_they_say():
     assert [(t.stackgroup, t.name) for t in stacked] == [("ms_har", "regime 1"), ("coefficient_har", "regime 1"),
                                                          ("coefficient_har", "regime 2")]
     assert np.allclose(np.asarray(stacked[0].y), w)
+    # the short volatility panel is labelled at 1-2-5 steps inside its range (plotly's own log
+    # ticks label every integer percent there, and the labels overlap)
+    vol = pl.Series(np.sqrt(252 * frame["rv"].rolling_mean(21).drop_nulls().to_numpy()))
+    ticks = fig.layout.yaxis.tickvals
+    assert ticks and np.allclose(ticks, _vol_ticks(vol))
+    assert np.allclose(_vol_ticks(pl.Series([0.08, 0.3, 0.9])), [0.1, 0.2, 0.5])
+    assert np.allclose(_vol_ticks(pl.Series([0.12, float("nan"), 0.35])), [0.2, 0.3])  # one 1-2-5 tick: every integer
+    assert _vol_ticks(pl.Series([0.15, 0.18])) is None  # not even two: plotly's own ticks
     probabilities = pl.DataFrame({"date": dates, "smoothed": w, "filtered": 1 - w, "rv": frame["rv"]})
     fig = plot_hindsight(probabilities, used=pl.DataFrame({"date": dates, "weight": w}),
                          zoom=(dt.date(2020, 2, 1), dt.date(2020, 2, 29)))
     assert len(fig.data) == 4 and all(len(t.x) == 29 for t in fig.data)
+    # the walk-forward's trace is its filtered probability (what the chapter passes), named so
+    assert "filtered" in fig.data[3].name and "weight" not in fig.data[3].name
     assert 'id="x-plotly"' in figure_html(fig, div_id="x-plotly")

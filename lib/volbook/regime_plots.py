@@ -9,6 +9,7 @@ rounded data, ids from cell labels, legend below, one colour per model).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,21 @@ REGIME_COLORS = ("#D55E00", "#E69F00", "#CC79A7")
 def _rolling_vol(frame: pl.DataFrame, window: int) -> pl.Series:
     """Annualized volatility of the mean ``rv`` over the last ``window`` days (ending at each date)."""
     return (TRADING_DAYS * frame["rv"].rolling_mean(window_size=int(window))).sqrt()
+
+
+def _vol_ticks(vol: pl.Series) -> list[float] | None:
+    """Ticks at 1, 2, 5 times powers of ten inside the range of ``vol`` (plotly's own log ticks
+    label every integer percent on a short panel, and the labels overlap); every integer
+    multiple when the range holds fewer than two of those; None (plotly's choice) when even
+    that gives fewer than two."""
+    values = vol.drop_nans().drop_nulls()
+    lo, hi = float(values.min()), float(values.max())
+    powers = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for mantissas in ((1, 2, 5), range(1, 10)):
+        ticks = [m * 10.0**e for e in powers for m in mantissas if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 2:
+            return ticks
+    return None
 
 
 def _shade(fig: go.Figure, periods: pl.DataFrame, rows: Sequence[int]) -> None:
@@ -73,8 +89,9 @@ def plot_regime_weights(states: pl.DataFrame, frame: pl.DataFrame, periods: pl.D
     """
     fig = make_subplots(rows=len(models) + 1, cols=1, shared_xaxes=True, vertical_spacing=0.03,
                         row_heights=[1.3] + [1.0] * len(models),
-                        subplot_titles=["realized volatility"] + [model_label(m) for m in models])
-    fig.add_trace(go.Scatter(x=frame["date"], y=_rolling_vol(frame, window), name=f"realized ({window}-day mean)",
+                        subplot_titles=["realized volatility, annualized"] + [model_label(m) for m in models])
+    vol = _rolling_vol(frame, window)
+    fig.add_trace(go.Scatter(x=frame["date"], y=vol, name=f"realized ({window}-day mean)",
                              line=dict(color=COLORS["realized"], width=1.0)), row=1, col=1)
     shown: set[int] = set()
     for row, model in enumerate(models, start=2):
@@ -90,7 +107,7 @@ def plot_regime_weights(states: pl.DataFrame, frame: pl.DataFrame, periods: pl.D
             shown.add(k)
         fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1], title_text="weight", row=row, col=1)
     _shade(fig, periods, list(range(1, len(models) + 2)))
-    fig.update_yaxes(type="log", tickformat=".0%", title_text="annualized", row=1, col=1)
+    fig.update_yaxes(type="log", tickformat=".0%", tickvals=_vol_ticks(vol), title_text="volatility", row=1, col=1)
     return finish_figure(fig, height=170 * len(models) + 220)
 
 
@@ -104,8 +121,9 @@ def plot_hindsight(probabilities: pl.DataFrame, used: pl.DataFrame | None = None
         :attr:`volbook.regime_analysis.Hindsight.probabilities` (``date``, ``smoothed``,
         ``filtered``, ``rv``).
     used
-        Optionally ``date`` and ``weight``: the weight the walk-forward forecaster actually gave
-        the most stressed regime at each origin (its own refits, data up to the origin).
+        Optionally ``date`` and ``weight``: the walk-forward forecaster's filtered probability
+        of the most stressed regime at each origin (``filtered_{K-1}`` of its states: its own
+        refits, data up to the origin), comparable with ``filtered`` day by day.
     zoom
         ``(first, last)``: show only these dates.
     """
@@ -113,7 +131,8 @@ def plot_hindsight(probabilities: pl.DataFrame, used: pl.DataFrame | None = None
     if zoom is not None:
         p = p.filter(pl.col("date").is_between(pl.lit(zoom[0]).cast(pl.Date), pl.lit(zoom[1]).cast(pl.Date)))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.35, 0.65])
-    fig.add_trace(go.Scatter(x=p["date"], y=(TRADING_DAYS * p["rv"]).sqrt(), name="realized volatility (daily)",
+    vol = (TRADING_DAYS * p["rv"]).sqrt()
+    fig.add_trace(go.Scatter(x=p["date"], y=vol, name="realized volatility (daily)",
                              line=dict(color=COLORS["realized"], width=0.8)), row=1, col=1)
     fig.add_trace(go.Scatter(x=p["date"], y=p["smoothed"], name="smoothed: uses later days",
                              line=dict(color="#D55E00", width=1.6)), row=2, col=1)
@@ -121,10 +140,10 @@ def plot_hindsight(probabilities: pl.DataFrame, used: pl.DataFrame | None = None
                              line=dict(color="#0072B2", width=1.2)), row=2, col=1)
     if used is not None:
         u = used.filter(pl.col("date").is_between(p["date"].min(), p["date"].max()))
-        fig.add_trace(go.Scatter(x=u["date"], y=u["weight"], name="walk-forward weight (refits up to the date)",
+        fig.add_trace(go.Scatter(x=u["date"], y=u["weight"], name="walk-forward filtered (rolling refits)",
                                  line=dict(color="#009E73", width=1.0, dash="dot")), row=2, col=1)
     fig.add_hline(y=0.5, line=dict(color="grey", dash="dot", width=0.8), row=2, col=1)
-    fig.update_yaxes(type="log", tickformat=".0%", title_text="annualized", row=1, col=1)
+    fig.update_yaxes(type="log", tickformat=".0%", tickvals=_vol_ticks(vol), title_text="annualized", row=1, col=1)
     fig.update_yaxes(range=[0, 1], title_text="Pr(stressed regime)", row=2, col=1)
     fig.update_layout(hovermode="x unified")
     return finish_figure(fig, height=520)
