@@ -63,6 +63,12 @@ def test_figure_ids_come_from_the_cell_label_not_the_content(monkeypatch):
     assert 'id="my-id"' in plots.figure_html(go.Figure(), div_id="my-id")
 
 
+def test_figures_redraw_when_their_box_changes_width():
+    # plotly's 'responsive' listens to window resizes only; Quarto's column narrows without one
+    page = plots.figure_html(go.Figure(), div_id="my-id")
+    assert "getElementById('my-id')" in page and "new ResizeObserver" in page and "Plotly.Plots.resize(gd)" in page
+
+
 def _embedded(html: str) -> dict:
     """The figure JSON (data and layout) embedded in a figure's HTML."""
     args = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*\}),\s*\{"displaylogo', html, re.S)

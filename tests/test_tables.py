@@ -130,3 +130,14 @@ def test_pivoted_results_can_be_grouped_by_a_column():
     assert [h.strip() for h in headings] == ["calm", "crisis"]
     with pytest.raises(DataError, match=r"more than one row per \(period, model, horizon\)"):
         tables.by_horizon(pl.concat([long, long]), {"qlike": tables.number("QLIKE", decimals=2)}, groups="period")
+
+
+def test_wide_tables_are_set_smaller_to_fit_the_text_column():
+    def font(n: int) -> str:
+        frame = pl.DataFrame({f"c{i}": [1.0] for i in range(n)})
+        page = tables.table(frame, {f"c{i}": tables.number(f"c{i}", decimals=1) for i in range(n)},
+                            table_id="t").to_html()
+        return re.search(r"#t \.gt_table \{[^}]*?font-size: (\d+px)", page, re.S).group(1)
+
+    assert font(tables.WIDE_TABLE_COLUMNS - 1) == "14px"
+    assert font(tables.WIDE_TABLE_COLUMNS) == "13px"

@@ -112,6 +112,14 @@ _TEMPLATE = go.layout.Template(
     )
 )
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# plotly's "responsive" redraws a figure when the window is resized, not when its own box is. In
+# a real Quarto page the text column narrows by a scroll bar's width once the page grows longer
+# than the window, after the first figures are drawn: they stayed 15 px too wide, with a
+# horizontal scroll bar under each. Redraw whenever the figure's box changes width.
+_REFIT_SCRIPT = (
+    "var gd = document.getElementById('{plot_id}');"
+    " if (window.ResizeObserver) { new ResizeObserver(function () { Plotly.Plots.resize(gd); }).observe(gd); }"
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,6 +237,7 @@ def figure_html(fig: go.Figure | dict, div_id: str | None = None) -> str:
         full_html=False,
         div_id=div_id or element_id("plotly"),
         config=_CONFIG,
+        post_script=_REFIT_SCRIPT,
         validate=False,
     )
 

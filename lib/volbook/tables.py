@@ -195,9 +195,15 @@ def _format(gt: GT, columns: Mapping[str, Column]) -> GT:
     return gt.sub_missing(missing_text="–")
 
 
-def _style(gt: GT) -> GT:
+# Tables of this many columns (row labels included) or more are set one pixel smaller: at 14 px
+# chapter 4's portfolio tables (10 and 11 columns) cannot shrink to Quarto's text column (about
+# 670 px wide on a desktop screen) and scrolled sideways by a few pixels.
+WIDE_TABLE_COLUMNS = 10
+
+
+def _style(gt: GT, n_columns: int) -> GT:
     return gt.tab_options(
-        table_font_size="14px",
+        table_font_size="13px" if n_columns >= WIDE_TABLE_COLUMNS else "14px",
         column_labels_font_weight="bold",
         data_row_padding="3px",
         table_margin_left="0px",
@@ -254,7 +260,7 @@ def table(
     for name, rows in (bold or {}).items():
         if rows:
             gt = gt.tab_style(style.text(weight="bold"), loc.body(columns=name, rows=list(rows)))
-    return Table(_style(gt))
+    return Table(_style(gt, len([c for c in columns if c != groups])))
 
 
 def by_horizon(
