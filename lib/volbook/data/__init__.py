@@ -39,6 +39,7 @@ from volbook.data.packaged import load_sp500, load_sp500_ohlc, load_sp500_stocks
 from volbook.data.quality import SPLIT_HANDLING, QualityReport, find_splits, handle_splits, quality_report
 from volbook.data.schema import SCHEMA, ColumnSpec, require_rows, validate_panel
 from volbook.data.synthetic import simulate_panel
+from volbook.data.tables import within_dates
 from volbook.data.yfinance import download_yfinance
 from volbook.errors import DataError, ParameterError
 
@@ -211,12 +212,7 @@ def _load_packaged(source: str, options: dict[str, Any], assets: Sequence[str] |
     select_assets(panel["asset"].unique().to_list(), assets, source)
     if assets is not None:
         panel = panel.filter(pl.col("asset").is_in(list(assets)))
-    if first is not None:
-        panel = panel.filter(pl.col("date") >= first)
-    if last is not None:
-        panel = panel.filter(pl.col("date") <= last)
-    if panel.height == 0:
-        raise DataError(f"{source}: no rows from {first or 'the start'} to {last or 'the end'}")
+    panel = within_dates(panel, "date", first, last, source)
     return validate_panel(panel, name=source, columns=columns)
 
 

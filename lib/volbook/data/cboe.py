@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from volbook.data.schema import validate_panel
-from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table
+from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table, within_dates
 from volbook.errors import DataError
 
 __all__ = ["read_vix_file"]
@@ -63,12 +63,7 @@ def read_vix_file(
             raise
         dates = parse_dates(raw[by_key["date"]], name, "%m/%d/%Y")
     raw = raw.with_columns(dates.alias("__date"))
-    if start is not None:
-        raw = raw.filter(pl.col("__date") >= start)
-    if end is not None:
-        raw = raw.filter(pl.col("__date") <= end)
-    if raw.height == 0:
-        raise DataError(f"{name}: no rows from {start or 'the start'} to {end or 'the end'}")
+    raw = within_dates(raw, "__date", start, end, name)
     decimal = detect_decimal(table, list(found.values()))
     frame = pl.DataFrame([
         raw["__date"].alias("date"),

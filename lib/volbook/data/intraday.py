@@ -32,7 +32,7 @@ import polars as pl
 from volbook.bars import aggregate_bars
 from volbook.data.files import keep_assets
 from volbook.data.schema import validate_panel
-from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table
+from volbook.data.tables import detect_decimal, normalize, parse_dates, parse_numbers, read_table, within_dates
 from volbook.errors import DataError, ParameterError
 
 __all__ = ["BAR_ALIASES", "read_bar_file", "parse_timestamps"]
@@ -188,11 +188,6 @@ def read_bar_file(
         raw["__asset"].alias("asset"),
     ])
     daily = aggregate_bars(bars, name=name, **bar_options)
-    if start is not None:
-        daily = daily.filter(pl.col("date") >= start)
-    if end is not None:
-        daily = daily.filter(pl.col("date") <= end)
-    if daily.height == 0:
-        raise DataError(f"{name}: no trading days from {start or 'the start'} to {end or 'the end'}")
+    daily = within_dates(daily, "date", start, end, name, "trading days")
     return validate_panel(daily, name=name, columns=columns)
 

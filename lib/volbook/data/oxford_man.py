@@ -32,7 +32,7 @@ import polars as pl
 
 from volbook.data.files import keep_assets
 from volbook.data.schema import validate_panel
-from volbook.data.tables import detect_decimal, normalize, parse_numbers, read_table
+from volbook.data.tables import detect_decimal, normalize, parse_numbers, read_table, within_dates
 from volbook.errors import DataError, ParameterError
 
 __all__ = ["MEASURES", "read_oxford_man_file"]
@@ -109,12 +109,7 @@ def read_oxford_man_file(
             raise DataError(f"{name}: missing column '{what}' (the Oxford-Man layout){hint}")
     raw = keep_assets(raw, by_key["symbol"], "", assets, name)
     raw = raw.with_columns(_local_days(raw[date_header], name).alias("__date"))
-    if start is not None:
-        raw = raw.filter(pl.col("__date") >= start)
-    if end is not None:
-        raw = raw.filter(pl.col("__date") <= end)
-    if raw.height == 0:
-        raise DataError(f"{name}: no rows from {start or 'the start'} to {end or 'the end'}")
+    raw = within_dates(raw, "__date", start, end, name)
     wanted = {"close": "closeprice", "open": "openprice", "rv": normalize(measure), "bv": "bv",
               "open_to_close": "opentoclose"}
     present = {col: by_key[key] for col, key in wanted.items() if key in by_key}

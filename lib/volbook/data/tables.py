@@ -22,6 +22,7 @@ detected from the whole column (four-digit years only), or a ``date_format``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
 import re
@@ -257,6 +258,19 @@ def parse_numbers(column: pl.Series, name: str, *, decimal: str | None = None,
             hint = ""
         raise DataError(f"{name}: column '{column.name}' has a non-numeric value '{value}'{hint}")
     return values.alias(column.name)
+
+
+def within_dates(frame: pl.DataFrame, column: str, start: dt.date | None, end: dt.date | None, name: str,
+                 what: str = "rows") -> pl.DataFrame:
+    """The rows of ``frame`` whose ``column`` lies from ``start`` to ``end`` (either may be None);
+    a one-line :class:`DataError` naming the span when none are left."""
+    if start is not None:
+        frame = frame.filter(pl.col(column) >= start)
+    if end is not None:
+        frame = frame.filter(pl.col(column) <= end)
+    if frame.height == 0:
+        raise DataError(f"{name}: no {what} from {start or 'the start'} to {end or 'the end'}")
+    return frame
 
 
 def parse_dates(column: pl.Series, name: str, date_format: str | None = None) -> pl.Series:
