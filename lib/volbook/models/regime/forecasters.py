@@ -405,3 +405,8 @@ register("soft_markov_har_signal")(lambda: SoftMarkovHAR(emission="signal", tol=
 register("ms_har")(lambda: MarkovSwitchingHAR(maxiter=5))
 register("distributional_har")(lambda: DistributionalHAR(min_segment=40, n_estimators=20))
 register("coefficient_har")(lambda: CoefficientHAR(coef_window=60, coef_step=20, n_estimators=20))
+register("distributional_har_predicted")(
+    lambda: DistributionalHAR(min_segment=40, n_estimators=20, train_weights="predicted", name="distributional_har_predicted"))
+register("coefficient_har_predicted")(
+    lambda: CoefficientHAR(coef_window=60, coef_step=20, n_estimators=20, train_weights="predicted",
+                           name="coefficient_har_predicted"))
