@@ -103,6 +103,9 @@ def test_figures_name_every_feature_and_colour_every_group(splits, frame):
     paths = {m: gate_path(s, frame, T0) for m, s in splits.items()}
     fig = gate_plots.plot_logit_decomposition(contributions_by(paths["stes_all"].filter(pl.col("sample") == "test")))
     assert fig.data[-1].name == "alpha (right axis)"
+    # plotly.js 4 syncs an overlaying axis's ticks to the left axis's grid unless told otherwise:
+    # alpha's ".2f" labels then come out uneven (0.02, 0.03, 0.05, ...)
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.tickmode == "auto"
     fig = gate_plots.plot_alpha_paths({m: paths[m] for m in ("stes_all", "es")}, frame["date"][T0])
     assert len(fig.data) == 2
     fig = gate_plots.plot_variance_proxies(frame.with_columns(ret2=pl.col("ret") ** 2),

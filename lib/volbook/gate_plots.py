@@ -141,8 +141,10 @@ def plot_logit_decomposition(contributions: pl.DataFrame, every: str = "1mo") ->
                              line=dict(color=COLORS["realized"], width=1.5)), secondary_y=True)
     fig.update_layout(barmode="relative", bargap=0.05)
     fig.update_yaxes(title_text="contribution to the logit", secondary_y=False)
+    # tickmode "auto": plotly.js 4 would otherwise sync this overlaying axis's ticks to the left
+    # axis's grid, at steps such as 1/60 that the ".2f" labels show unevenly
     fig.update_yaxes(title_text="alpha", rangemode="tozero", secondary_y=True, showgrid=False, tickformat=".2f",
-                     nticks=6)
+                     tickmode="auto", nticks=8)
     return finish_figure(fig, height=440)
 
 
